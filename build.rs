@@ -1,0 +1,22 @@
+//! Compiles `proto/` with protox (pure Rust, no `protoc`), reusing opentelemetry-proto's OTLP
+//! types through `extern_path` so Tempo's messages embed the very types the receivers decode.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["proto/tempopb/tempo.proto"];
+    for proto in protos {
+        println!("cargo:rerun-if-changed={proto}");
+    }
+    println!("cargo:rerun-if-changed=proto");
+    let descriptors = protox::compile(protos, ["proto"])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .extern_path(".opentelemetry.proto.trace.v1", "::opentelemetry_proto::tonic::trace::v1")
+        .extern_path(".opentelemetry.proto.common.v1", "::opentelemetry_proto::tonic::common::v1")
+        .extern_path(
+            ".opentelemetry.proto.resource.v1",
+            "::opentelemetry_proto::tonic::resource::v1",
+        )
+        .compile_fds(descriptors)?;
+    Ok(())
+}
