@@ -1,0 +1,117 @@
+//! [`Config::validate`]: the checks serde's types cannot express.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Config, ConfigError, HumanDuration};
+
+/// Most partitions a node may have.
+pub const MAX_PARTITIONS: u32 = 1024;
+
+/// Longest `storage.trace.wal.group_commit_max_wait`.
+pub const MAX_GROUP_COMMIT_WAIT: Duration = Duration::from_millis(100);
+
+impl Config {
+    /// Checks ranges and relations between keys; the error names the key and
+    /// the bad value. [`Config::load`] calls it; call it yourself on a config
+    /// built in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let count = self.partitions.count;
+        if !(1..=MAX_PARTITIONS).contains(&count) {
+            return Err(ConfigError::invalid(
+                "partitions.count",
+                format!("must be between 1 and {MAX_PARTITIONS}, got {count}"),
+            ));
+        }
+
+        let wal = &self.storage.trace.wal;
+        for (key, value) in [
+            ("distributor.max_request_bytes", self.distributor.max_request_bytes),
+            ("storage.trace.wal.segment_bytes", wal.segment_bytes),
+            ("storage.trace.wal.group_commit_max_bytes", wal.group_commit_max_bytes),
+            ("live_store.max_bytes_per_tenant", self.live_store.max_bytes_per_tenant),
+            (
+                "overrides.defaults.ingestion.max_traces_per_user",
+                self.overrides.defaults.ingestion.max_traces_per_user,
+            ),
+            (
+                "overrides.defaults.global.max_bytes_per_trace",
+                self.overrides.defaults.global.max_bytes_per_trace,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than 0, got 0"));
+            }
+        }
+
+        if wal.path.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("storage.trace.wal.path", "must not be empty"));
+        }
+        if wal.group_commit_max_wait.get() > MAX_GROUP_COMMIT_WAIT {
+            return Err(ConfigError::invalid(
+                "storage.trace.wal.group_commit_max_wait",
+                format!(
+                    "must be at most {}, got {}",
+                    HumanDuration(MAX_GROUP_COMMIT_WAIT),
+                    wal.group_commit_max_wait
+                ),
+            ));
+        }
+
+        let supervision = &self.supervision;
+        for (key, value) in [
+            ("distributor.push_timeout", self.distributor.push_timeout),
+            ("supervision.restart_window", supervision.restart_window),
+            ("supervision.backoff_max", supervision.backoff_max),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::invalid(key, "must be greater than 0s, got 0s"));
+            }
+        }
+        if supervision.backoff_initial > supervision.backoff_max {
+            return Err(ConfigError::invalid(
+                "supervision.backoff_initial",
+                format!(
+                    "must be at most supervision.backoff_max ({}), got {}",
+                    supervision.backoff_max, supervision.backoff_initial
+                ),
+            ));
+        }
+
+        self.check_listeners()
+    }
+
+    /// Two listeners on one port clash when their IPs are equal or either is
+    /// a wildcard; port 0 (ephemeral) never clashes.
+    fn check_listeners(&self) -> Result<(), ConfigError> {
+        let otlp = &self.distributor.receivers.otlp.protocols;
+        let mut listeners: Vec<(&str, SocketAddr)> = vec![
+            ("server.http_listen_port", self.http_listen_addr()),
+            ("server.grpc_listen_port", self.grpc_listen_addr()),
+        ];
+        if otlp.grpc.enabled {
+            listeners
+                .push(("distributor.receivers.otlp.protocols.grpc.endpoint", otlp.grpc.endpoint));
+        }
+        if otlp.http.enabled {
+            listeners
+                .push(("distributor.receivers.otlp.protocols.http.endpoint", otlp.http.endpoint));
+        }
+        for (i, (key, addr)) in listeners.iter().enumerate() {
+            for (earlier_key, earlier) in &listeners[..i] {
+                let clash = addr.port() != 0
+                    && addr.port() == earlier.port()
+                    && (addr.ip() == earlier.ip()
+                        || addr.ip().is_unspecified()
+                        || earlier.ip().is_unspecified());
+                if clash {
+                    return Err(ConfigError::invalid(
+                        *key,
+                        format!("{addr} clashes with {earlier_key} ({earlier})"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
