@@ -1,0 +1,204 @@
+//! Root supervisor of a node: the distributor and one supervisor per partition.
+//!
+//! ```text
+//!  NodeSupervisor
+//!   ├── Distributor
+//!   └── PartitionSupervisor × partitions.count   (each: live-store + partition log)
+//! ```
+//!
+//! A partition supervisor that escalates is restarted whole (its children rebuild from the
+//! log). When the node's own budget is spent it stops and reports the failure, so the process
+//! exits and its own supervisor (systemd, Kubernetes) restarts it on the same data.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::sync::watch;
+use tracing::{error, warn};
+
+use crate::actors::call::ActorSlot;
+use crate::actors::distributor::{Distributor, DistributorArgs, DistributorLimits, DistributorMsg};
+use crate::actors::metrics::{ActorLabels, NodeMetrics};
+use crate::actors::partition::log::PartitionLogHandle;
+use crate::actors::partition::supervisor::{PartitionArgs, PartitionSupervisor};
+use crate::actors::partition::usage::LiveUsageBoard;
+use crate::actors::supervision::{RestartBudget, RestartCounts, RestartPolicy};
+
+/// How long a stopping node waits for its children.
+const STOP_CHILDREN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A child of the node supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum NodeChild {
+    /// The distributor.
+    Distributor,
+    /// The supervisor of the partition at this position.
+    Partition(usize),
+}
+
+/// The root supervisor (behaviour only).
+pub(crate) struct NodeSupervisor;
+
+/// Messages the root supervisor sends itself.
+pub(crate) enum NodeSupervisorMsg {
+    /// Starts a child again after its backoff.
+    Restart(NodeChild),
+}
+
+/// What the node's tree is built from.
+pub(crate) struct NodeSupervisorArgs {
+    pub partitions: Vec<PartitionArgs>,
+    pub distributor_slot: ActorSlot<DistributorMsg>,
+    pub distributor_limits: DistributorLimits,
+    pub usage: LiveUsageBoard,
+    pub metrics: Arc<NodeMetrics>,
+    pub restart_policy: RestartPolicy,
+    pub restarts: RestartCounts,
+    /// Set to the reason when the node gives up.
+    pub failure: watch::Sender<Option<String>>,
+}
+
+/// The running root supervisor.
+pub(crate) struct NodeSupervisorState {
+    args: NodeSupervisorArgs,
+    children: HashMap<ActorId, NodeChild>,
+    budgets: HashMap<NodeChild, RestartBudget>,
+}
+
+impl NodeSupervisorState {
+    async fn spawn_child(
+        &mut self,
+        myself: &ActorRef<NodeSupervisorMsg>,
+        child: NodeChild,
+    ) -> Result<(), ActorProcessingErr> {
+        let actor_id = match child {
+            NodeChild::Distributor => {
+                let partitions = self
+                    .args
+                    .partitions
+                    .iter()
+                    .map(|partition| PartitionLogHandle::new(partition.log_slot.clone()))
+                    .collect();
+                let distributor_args = DistributorArgs {
+                    partitions,
+                    usage: self.args.usage.clone(),
+                    limits: self.args.distributor_limits,
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, Distributor, distributor_args, myself.get_cell())
+                        .await?;
+                self.args.distributor_slot.fill(actor.clone());
+                actor.get_id()
+            }
+            NodeChild::Partition(position) => {
+                let partition_args = self
+                    .args
+                    .partitions
+                    .get(position)
+                    .cloned()
+                    .ok_or_else(|| format!("no partition at position {position}"))?;
+                let (actor, _) = Actor::spawn_linked(
+                    None,
+                    PartitionSupervisor,
+                    partition_args,
+                    myself.get_cell(),
+                )
+                .await?;
+                actor.get_id()
+            }
+        };
+        self.children.insert(actor_id, child);
+        self.budgets.entry(child).or_insert_with(|| RestartBudget::new(self.args.restart_policy));
+        Ok(())
+    }
+}
+
+fn role(child: NodeChild) -> &'static str {
+    match child {
+        NodeChild::Distributor => "distributor",
+        NodeChild::Partition(_) => "partition_supervisor",
+    }
+}
+
+impl Actor for NodeSupervisor {
+    type Msg = NodeSupervisorMsg;
+    type State = NodeSupervisorState;
+    type Arguments = NodeSupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<NodeSupervisorMsg>,
+        args: NodeSupervisorArgs,
+    ) -> Result<NodeSupervisorState, ActorProcessingErr> {
+        let partition_count = args.partitions.len();
+        let mut state =
+            NodeSupervisorState { args, children: HashMap::new(), budgets: HashMap::new() };
+        for position in 0..partition_count {
+            state.spawn_child(&myself, NodeChild::Partition(position)).await?;
+        }
+        state.spawn_child(&myself, NodeChild::Distributor).await?;
+        Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<NodeSupervisorMsg>,
+        _state: &mut NodeSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself.stop_children_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<NodeSupervisorMsg>,
+        message: NodeSupervisorMsg,
+        state: &mut NodeSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            NodeSupervisorMsg::Restart(child) => {
+                state.spawn_child(&myself, child).await?;
+                state.args.restarts.record(role(child));
+                let labels = ActorLabels { actor: role(child).to_string() };
+                state.args.metrics.actor_restarts.get_or_create(&labels).inc();
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<NodeSupervisorMsg>,
+        event: SupervisionEvent,
+        state: &mut NodeSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (actor_id, reason) = match &event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell.get_id(), error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell.get_id(), reason.clone().unwrap_or_else(|| "stopped".to_string()))
+            }
+            _ => return Ok(()),
+        };
+        let Some(child) = state.children.remove(&actor_id) else { return Ok(()) };
+        if child == NodeChild::Distributor {
+            state.args.distributor_slot.clear_if(actor_id);
+        }
+        let backoff = state.budgets.get_mut(&child).and_then(|budget| budget.allow(Instant::now()));
+        match backoff {
+            Some(backoff) => {
+                warn!(child = role(child), %reason, ?backoff, "node child died, restarting");
+                myself.send_after(backoff, move || NodeSupervisorMsg::Restart(child));
+                Ok(())
+            }
+            None => {
+                let failure = format!("{} failed too often: {reason}", role(child));
+                error!(%failure, "node restart budget spent, stopping the node");
+                myself.stop_children_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;
+                state.args.failure.send_replace(Some(failure.clone()));
+                Err(failure.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! One partition of the trace-id space: its supervisor, durable log and live-store.
+//!
+//! ```text
+//!  PartitionSupervisor ─┬─ PartitionLog (log.rs; core: group_commit.rs) ── WAL (storage::wal)
+//!                       └─ LiveStore    (live_store.rs; core: live_traces.rs) ── usage.rs board
+//! ```
+
+pub(crate) mod group_commit;
+pub(crate) mod live_store;
+pub(crate) mod live_traces;
+pub(crate) mod log;
+pub(crate) mod supervisor;
+pub(crate) mod usage;

@@ -1,0 +1,229 @@
+//! Partition supervisor: owns one partition's live-store and partition log, restarts either
+//! with backoff, and escalates to the node when restarts come too fast.
+//!
+//! ```text
+//!  PartitionSupervisor (p3)
+//!   ├── LiveStore     restarted empty, then the log replays into it
+//!   └── PartitionLog  restarted: re-opens (recovers) the WAL, replays what the store lacks
+//! ```
+//!
+//! Children are published through [`ActorSlot`]s owned by the node, so the distributor's and
+//! readers' handles keep working across restarts of the children and of this supervisor.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tracing::{error, warn};
+
+use crate::actors::call::ActorSlot;
+use crate::actors::faults::FaultPoints;
+use crate::actors::metrics::{ActorLabels, NodeMetrics};
+use crate::actors::partition::live_store::{
+    LiveStore, LiveStoreArgs, LiveStoreHandle, LiveStoreMsg,
+};
+use crate::actors::partition::log::{PartitionLog, PartitionLogArgs, PartitionLogMsg, WalCell};
+use crate::actors::partition::usage::LiveUsageBoard;
+use crate::actors::supervision::{RestartBudget, RestartCounts, RestartPolicy};
+use crate::model::ids::PartitionId;
+use crate::storage::wal::WalOptions;
+
+/// How long a stopping supervisor waits for its children.
+const STOP_CHILDREN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The children of a partition supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PartitionChild {
+    /// The in-memory store of recent traces.
+    LiveStore,
+    /// The write-ahead log.
+    PartitionLog,
+}
+
+impl PartitionChild {
+    fn role(self) -> &'static str {
+        match self {
+            PartitionChild::LiveStore => "live_store",
+            PartitionChild::PartitionLog => "partition_log",
+        }
+    }
+}
+
+/// The partition supervisor actor (behaviour only).
+pub(crate) struct PartitionSupervisor;
+
+/// Messages a partition supervisor sends itself.
+pub(crate) enum PartitionSupervisorMsg {
+    /// Starts a child again (after its backoff).
+    Restart(PartitionChild),
+}
+
+/// Everything one partition needs, shared by successive incarnations of its supervisor.
+#[derive(Clone)]
+pub(crate) struct PartitionArgs {
+    pub partition: PartitionId,
+    pub wal_dir: PathBuf,
+    pub wal_options: WalOptions,
+    pub wal: WalCell,
+    pub group_commit_max_wait: Duration,
+    pub group_commit_max_bytes: usize,
+    pub log_slot: ActorSlot<PartitionLogMsg>,
+    pub live_store_slot: ActorSlot<LiveStoreMsg>,
+    pub usage: LiveUsageBoard,
+    pub faults: FaultPoints,
+    pub metrics: Arc<NodeMetrics>,
+    pub restart_policy: RestartPolicy,
+    pub restarts: RestartCounts,
+}
+
+/// A running partition supervisor.
+pub(crate) struct PartitionSupervisorState {
+    args: PartitionArgs,
+    children: HashMap<ActorId, PartitionChild>,
+    budgets: HashMap<PartitionChild, RestartBudget>,
+}
+
+impl PartitionSupervisorState {
+    async fn spawn_child(
+        &mut self,
+        myself: &ActorRef<PartitionSupervisorMsg>,
+        child: PartitionChild,
+    ) -> Result<(), ActorProcessingErr> {
+        let args = &self.args;
+        let supervisor: ActorCell = myself.get_cell();
+        let actor_id = match child {
+            PartitionChild::LiveStore => {
+                let live_store_args = LiveStoreArgs {
+                    partition: args.partition,
+                    log: args.log_slot.clone(),
+                    usage: args.usage.clone(),
+                    faults: args.faults.clone(),
+                    metrics: args.metrics.clone(),
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, LiveStore, live_store_args, supervisor).await?;
+                args.live_store_slot.fill(actor.clone());
+                actor.get_id()
+            }
+            PartitionChild::PartitionLog => {
+                let log_args = PartitionLogArgs {
+                    partition: args.partition,
+                    wal_dir: args.wal_dir.clone(),
+                    wal_options: args.wal_options.clone(),
+                    wal: args.wal.clone(),
+                    max_wait: args.group_commit_max_wait,
+                    max_batch_bytes: args.group_commit_max_bytes,
+                    live_store: LiveStoreHandle::new(args.live_store_slot.clone()),
+                    faults: args.faults.clone(),
+                    metrics: args.metrics.clone(),
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, PartitionLog, log_args, supervisor).await?;
+                args.log_slot.fill(actor.clone());
+                actor.get_id()
+            }
+        };
+        self.children.insert(actor_id, child);
+        Ok(())
+    }
+
+    /// Forgets a dead child; returns which one it was.
+    fn child_died(&mut self, actor_id: ActorId) -> Option<PartitionChild> {
+        let child = self.children.remove(&actor_id)?;
+        match child {
+            PartitionChild::LiveStore => self.args.live_store_slot.clear_if(actor_id),
+            PartitionChild::PartitionLog => self.args.log_slot.clear_if(actor_id),
+        }
+        Some(child)
+    }
+}
+
+impl Actor for PartitionSupervisor {
+    type Msg = PartitionSupervisorMsg;
+    type State = PartitionSupervisorState;
+    type Arguments = PartitionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<PartitionSupervisorMsg>,
+        args: PartitionArgs,
+    ) -> Result<PartitionSupervisorState, ActorProcessingErr> {
+        let policy = args.restart_policy;
+        let mut state = PartitionSupervisorState {
+            args,
+            children: HashMap::new(),
+            budgets: HashMap::from([
+                (PartitionChild::LiveStore, RestartBudget::new(policy)),
+                (PartitionChild::PartitionLog, RestartBudget::new(policy)),
+            ]),
+        };
+        // The store first: the log replays into it as soon as it has opened.
+        state.spawn_child(&myself, PartitionChild::LiveStore).await?;
+        state.spawn_child(&myself, PartitionChild::PartitionLog).await?;
+        Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<PartitionSupervisorMsg>,
+        _state: &mut PartitionSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself.stop_children_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<PartitionSupervisorMsg>,
+        message: PartitionSupervisorMsg,
+        state: &mut PartitionSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PartitionSupervisorMsg::Restart(child) => {
+                state.spawn_child(&myself, child).await?;
+                state.args.restarts.record(child.role());
+                let labels = ActorLabels { actor: child.role().to_string() };
+                state.args.metrics.actor_restarts.get_or_create(&labels).inc();
+                if child == PartitionChild::LiveStore {
+                    // The new store is empty: have the log replay everything committed.
+                    let _ = state.args.log_slot.cast(PartitionLogMsg::ReplayToLiveStore);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<PartitionSupervisorMsg>,
+        event: SupervisionEvent,
+        state: &mut PartitionSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (actor_id, reason) = match &event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell.get_id(), error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell.get_id(), reason.clone().unwrap_or_else(|| "stopped".to_string()))
+            }
+            _ => return Ok(()),
+        };
+        let Some(child) = state.child_died(actor_id) else { return Ok(()) };
+        let partition = state.args.partition;
+        let backoff = state.budgets.get_mut(&child).and_then(|budget| budget.allow(Instant::now()));
+        match backoff {
+            Some(backoff) => {
+                warn!(%partition, child = child.role(), %reason, ?backoff, "child died, restarting");
+                myself.send_after(backoff, move || PartitionSupervisorMsg::Restart(child));
+                Ok(())
+            }
+            None => {
+                error!(%partition, child = child.role(), %reason, "restart budget spent, escalating");
+                // The log must be closed before anyone re-opens it.
+                myself.stop_children_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;
+                Err(format!("partition {partition}: {} failed too often: {reason}", child.role())
+                    .into())
+            }
+        }
+    }
+}

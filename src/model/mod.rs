@@ -1,0 +1,8 @@
+//! The span model shared by every layer: ids, the durable ingest batch, wire-format conversions.
+//!
+//! Spans are OTLP's own types (`opentelemetry_proto::tonic::trace::v1`): every receiver
+//! converts into them and every reader renders from them.
+
+pub mod batch;
+pub mod convert;
+pub mod ids;
