@@ -1,0 +1,41 @@
+//! The network edge: the servers a node runs and the routes they serve.
+//!
+//! ```text
+//!  :4317  tonic      OTLP/gRPC       ingest/otlp_grpc.rs ─┐
+//!  :4318  actix-web  OTLP/HTTP       ingest/otlp_http.rs ─┴─► DistributorHandle
+//!  :3200  actix-web  Tempo query API query/trace_by_id.rs ──► TraceByIdQuerier
+//!                    ops routes      status.rs
+//! ```
+//!
+//! Errors become HTTP/gRPC status only here, through [`error_code`]. Unknown routes get a
+//! plain-text 404 naming the path.
+
+pub mod error_code;
+pub(crate) mod ingest;
+pub(crate) mod query;
+pub mod status;
+pub mod tenant;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// Answers routes that do not exist.
+pub(crate) async fn unknown_route(request: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body(format!(
+        "404 page not found: no route for {} {}\n",
+        request.method(),
+        request.path()
+    ))
+}
+
+/// Maps extractor failures (bad query strings, bad paths) to 400s that name the problem.
+pub(crate) fn query_config_error(
+    error: actix_web::error::QueryPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    error_code::ApiError::bad_request(format!("invalid query parameters: {error}")).into()
+}
+
+/// Wraps an actix extractor configuration for the query port.
+pub(crate) fn query_extractor_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(query_config_error)
+}

@@ -1,0 +1,37 @@
+//! spanlake: a distributed-tracing database that speaks Tempo's API.
+//!
+//! ```text
+//!  receivers ──► distributor ──► partition p (durable log: WAL, group commit)
+//!  (OTLP gRPC/     validate,        │ committed entries
+//!   HTTP)          limit, shard     └──► live-store p (recent traces, in memory, queryable)
+//!                  by trace ID
+//!
+//!  Grafana ──► query API (:3200) ──► trace by id over every live-store (merge, de-duplicate)
+//! ```
+//!
+//! # Layout
+//! - [`node`]: a running node: the supervision tree plus its servers (`Node::start`).
+//! - [`config`]: the YAML config with Tempo's keys, environment overrides, validation.
+//! - `model`: ids, the durable ingest batch, wire-format conversions.
+//! - [`actors`]: distributor, partition supervisor, partition log, live-store; supervision,
+//!   fault points, typed handles.
+//! - [`api`]: receivers (`ingest/`), Tempo's query API (`query/`), ops routes, the
+//!   error-code table.
+//! - `storage`: the write-ahead log (`wal/`). Blocks and object storage come next.
+//! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
+//! - [`proto`]: generated `tempopb` types.
+//! - `traceql`: the query language (its own issue).
+//!
+//! Dependencies point one way: `api → actors → {cluster, storage} → model`.
+
+pub mod actors;
+pub mod api;
+pub(crate) mod cluster;
+pub mod config;
+pub mod model;
+pub mod node;
+pub mod proto;
+pub(crate) mod storage;
+
+pub use config::Config;
+pub use node::{Node, NodeAddrs, NodeError};

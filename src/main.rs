@@ -1,0 +1,167 @@
+//! The `spanlake` command: runs a node on its embedded defaults or a config file, prints the
+//! effective config, or reports its version.
+//!
+//! Tempo's single-dash flags (`-config.file=x.yaml`) are accepted as well as `--config.file`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use spanlake::config::{Config, LoadedConfig, LogFormat};
+use spanlake::{Node, api};
+use tracing::{error, info, warn};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "spanlake",
+    about = "A tracing database that speaks Tempo's API",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// YAML config file (Tempo-style keys); `SPANLAKE_…` environment variables override it.
+    #[arg(long = "config.file", value_name = "FILE", global = true)]
+    config_file: Option<PathBuf>,
+    /// Prints the effective configuration as YAML and exits.
+    #[arg(long = "print-config")]
+    print_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Prints the version.
+    Version,
+    /// Runs the node (the default).
+    Run,
+}
+
+/// Rewrites Tempo's single-dash long flags (`-config.file=…`) into clap's `--config.file=…`.
+fn normalise_arguments(arguments: impl Iterator<Item = String>) -> Vec<String> {
+    arguments
+        .enumerate()
+        .map(|(position, argument)| {
+            let is_single_dash_long = position > 0
+                && argument.starts_with('-')
+                && !argument.starts_with("--")
+                && argument.len() > 2;
+            if is_single_dash_long { format!("-{argument}") } else { argument }
+        })
+        .collect()
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<LoadedConfig> {
+    let environment: HashMap<String, String> = std::env::vars().collect();
+    match &cli.config_file {
+        Some(path) => LoadedConfig::load_file(path, &environment)
+            .with_context(|| format!("cannot load config {}", path.display())),
+        None => LoadedConfig::load(None, &environment).context("invalid configuration"),
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(config.server.log_level.to_string())
+    });
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours)
+        .with_writer(std::io::stderr);
+    match config.server.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalise_arguments(std::env::args()));
+    if matches!(cli.command, Some(Command::Version)) {
+        println!(
+            "spanlake {} (Tempo API {})",
+            api::status::SPANLAKE_VERSION,
+            api::status::TEMPO_API_VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let loaded = match load_config(&cli) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("spanlake: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.print_config {
+        print!("{}", loaded.config.to_yaml());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&loaded.config);
+    for ignored in &loaded.ignored_keys {
+        warn!("{ignored}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("spanlake: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(loaded.config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error!("{error:#}");
+            eprintln!("spanlake: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let node = Node::start(config).await?;
+    let failure = tokio::select! {
+        reason = node.failed() => Some(reason),
+        () = shutdown_signal() => None,
+    };
+    if let Some(reason) = failure {
+        anyhow::bail!("node failed: {reason}");
+    }
+    info!("shutting down");
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tempo_single_dash_flags_are_accepted() {
+        let arguments =
+            ["spanlake", "-config.file=x.yaml", "--print-config", "-h"].map(String::from);
+        let normalised = normalise_arguments(arguments.into_iter());
+        assert_eq!(normalised, ["spanlake", "--config.file=x.yaml", "--print-config", "-h"]);
+    }
+}

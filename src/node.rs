@@ -1,0 +1,375 @@
+//! A running spanlake node: the supervision tree plus the servers in front of it.
+//!
+//! ```text
+//!  Node::start(config)
+//!   1. bind every listener (fail fast, naming the port's config key; port 0 = ephemeral)
+//!   2. spawn NodeSupervisor → distributor, partitions (each opens and recovers its WAL)
+//!   3. wait until every live-store has replayed its log  (no partial reads after a restart)
+//!   4. serve: OTLP gRPC, OTLP HTTP, query API; `/ready` turns 200
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+use ractor::{Actor, ActorRef};
+use thiserror::Error;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+use tonic::codec::CompressionEncoding;
+use tracing::{info, warn};
+
+use crate::actors::DistributorHandle;
+use crate::actors::call::ActorSlot;
+use crate::actors::distributor::{DistributorLimits, PrepareLimits};
+use crate::actors::faults::FaultPoints;
+use crate::actors::metrics::NodeMetrics;
+use crate::actors::node::{NodeSupervisor, NodeSupervisorArgs, NodeSupervisorMsg};
+use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::log::PartitionLogHandle;
+use crate::actors::partition::supervisor::PartitionArgs;
+use crate::actors::partition::usage::LiveUsageBoard;
+use crate::actors::query::TraceByIdQuerier;
+use crate::actors::supervision::{RestartCounts, RestartPolicy};
+use crate::api;
+use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
+use crate::api::ingest::otlp_http::OtlpHttpState;
+use crate::api::query::trace_by_id::TraceByIdState;
+use crate::api::status::StatusState;
+use crate::config::Config;
+use crate::model::ids::PartitionId;
+use crate::storage::wal::WalOptions;
+
+/// How long start-up may take to replay the logs into the live-stores.
+const REPLAY_DEADLINE: Duration = Duration::from_secs(600);
+/// Worker threads per actix server.
+const HTTP_WORKERS: usize = 2;
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} for {what}: {source}")]
+    Bind {
+        /// Which listener, with its config key.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A data directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The supervision tree did not start (a log could not be opened, …).
+    #[error("node failed to start: {reason}")]
+    Startup {
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Where a node listens (the actual ports, also when the config said 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeAddrs {
+    /// Query API and ops routes (`server.http_listen_port`).
+    pub http: SocketAddr,
+    /// OTLP/gRPC, if enabled.
+    pub otlp_grpc: Option<SocketAddr>,
+    /// OTLP/HTTP, if enabled.
+    pub otlp_http: Option<SocketAddr>,
+}
+
+/// A running node.
+pub struct Node {
+    addrs: NodeAddrs,
+    faults: FaultPoints,
+    restarts: RestartCounts,
+    ready: Arc<AtomicBool>,
+    root: ActorRef<NodeSupervisorMsg>,
+    http_servers: Vec<actix_web::dev::ServerHandle>,
+    grpc_shutdown: Option<oneshot::Sender<()>>,
+    failure: watch::Receiver<Option<String>>,
+}
+
+impl Node {
+    /// Starts a node; returns once it serves every listener and has replayed its logs.
+    pub async fn start(config: Config) -> Result<Node, NodeError> {
+        let metrics = Arc::new(NodeMetrics::new());
+        let faults = FaultPoints::default();
+        let restarts = RestartCounts::default();
+        let ready = Arc::new(AtomicBool::new(false));
+
+        let http_listener =
+            bind_std(config.server.http_addr(), "the query API (server.http_listen_port)")?;
+        let otlp_protocols = &config.distributor.receivers.otlp.protocols;
+        let otlp_http_listener = if otlp_protocols.http.enabled {
+            Some(bind_std(
+                otlp_protocols.http.endpoint,
+                "OTLP/HTTP (distributor.receivers.otlp.protocols.http.endpoint)",
+            )?)
+        } else {
+            None
+        };
+        let otlp_grpc_listener = if otlp_protocols.grpc.enabled {
+            let std_listener = bind_std(
+                otlp_protocols.grpc.endpoint,
+                "OTLP/gRPC (distributor.receivers.otlp.protocols.grpc.endpoint)",
+            )?;
+            let addr = otlp_protocols.grpc.endpoint;
+            let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|source| {
+                NodeError::Bind {
+                    what: "OTLP/gRPC (distributor.receivers.otlp.protocols.grpc.endpoint)",
+                    addr,
+                    source,
+                }
+            })?;
+            Some(listener)
+        } else {
+            None
+        };
+        let addrs = NodeAddrs {
+            http: local_addr(&http_listener)?,
+            otlp_grpc: otlp_grpc_listener.as_ref().and_then(|listener| listener.local_addr().ok()),
+            otlp_http: otlp_http_listener.as_ref().map(local_addr).transpose()?,
+        };
+
+        let wal_root = config.storage.trace.wal.path.clone();
+        std::fs::create_dir_all(&wal_root)
+            .map_err(|source| NodeError::DataDir { path: wal_root.clone(), source })?;
+        let usage = LiveUsageBoard::default();
+        let restart_policy = RestartPolicy {
+            max_restarts: config.supervision.max_restarts as usize,
+            window: config.supervision.restart_window.0,
+            backoff_initial: config.supervision.backoff_initial.0,
+            backoff_max: config.supervision.backoff_max.0,
+        };
+        let wal_config = &config.storage.trace.wal;
+        let partitions: Vec<PartitionArgs> = (0..config.partitions.count)
+            .map(|number| {
+                let partition = PartitionId(number);
+                PartitionArgs {
+                    partition,
+                    wal_dir: wal_root.join(partition.to_string()),
+                    wal_options: WalOptions { segment_bytes: wal_config.segment_bytes },
+                    wal: Default::default(),
+                    group_commit_max_wait: wal_config.group_commit_max_wait.0,
+                    group_commit_max_bytes: usize::try_from(wal_config.group_commit_max_bytes)
+                        .unwrap_or(usize::MAX),
+                    log_slot: ActorSlot::new(format!("partition log {partition}")),
+                    live_store_slot: ActorSlot::new(format!("live-store {partition}")),
+                    usage: usage.clone(),
+                    faults: faults.clone(),
+                    metrics: metrics.clone(),
+                    restart_policy,
+                    restarts: restarts.clone(),
+                }
+            })
+            .collect();
+        let logs: Vec<PartitionLogHandle> =
+            partitions.iter().map(|p| PartitionLogHandle::new(p.log_slot.clone())).collect();
+        let live_stores: Vec<LiveStoreHandle> =
+            partitions.iter().map(|p| LiveStoreHandle::new(p.live_store_slot.clone())).collect();
+        let distributor_slot = ActorSlot::new("distributor");
+        let distributor_limits = DistributorLimits {
+            prepare: PrepareLimits {
+                max_attribute_bytes: usize::try_from(config.distributor.max_attribute_bytes)
+                    .unwrap_or(usize::MAX),
+            },
+            max_live_traces_per_tenant: config.overrides.defaults.ingestion.max_traces_per_user,
+            max_live_bytes_per_tenant: config.live_store.max_bytes_per_tenant,
+            push_timeout: config.distributor.push_timeout.0,
+        };
+        let (failure_sender, failure) = watch::channel(None);
+        let root_args = NodeSupervisorArgs {
+            partitions,
+            distributor_slot: distributor_slot.clone(),
+            distributor_limits,
+            usage,
+            metrics: metrics.clone(),
+            restart_policy,
+            restarts: restarts.clone(),
+            failure: failure_sender,
+        };
+        let (root, _) = Actor::spawn(None, NodeSupervisor, root_args)
+            .await
+            .map_err(|error| NodeError::Startup { reason: error.to_string() })?;
+        if let Err(reason) = wait_for_replay(&logs, &live_stores).await {
+            root.stop(None);
+            return Err(NodeError::Startup { reason });
+        }
+
+        let distributor =
+            DistributorHandle::new(distributor_slot, distributor_limits, metrics.clone());
+        let multitenancy = config.multitenancy_enabled;
+        let mut http_servers = Vec::new();
+        let query_state = web::Data::new(TraceByIdState {
+            querier: TraceByIdQuerier::new(live_stores),
+            multitenancy,
+        });
+        let status_state = web::Data::new(StatusState {
+            ready: ready.clone(),
+            metrics: metrics.clone(),
+            config_yaml: config.to_yaml(),
+        });
+        let query_server = HttpServer::new(move || {
+            App::new()
+                .app_data(query_state.clone())
+                .app_data(status_state.clone())
+                .app_data(api::query_extractor_config())
+                .configure(api::status::configure)
+                .configure(api::query::trace_by_id::configure)
+                .default_service(web::to(api::unknown_route))
+        })
+        .workers(HTTP_WORKERS)
+        .disable_signals()
+        .listen(http_listener)
+        .map_err(|source| NodeError::Bind { what: "the query API", addr: addrs.http, source })?
+        .run();
+        http_servers.push(query_server.handle());
+        tokio::spawn(query_server);
+
+        if let (Some(listener), Some(addr)) = (otlp_http_listener, addrs.otlp_http) {
+            let otlp_state = web::Data::new(OtlpHttpState {
+                distributor: distributor.clone(),
+                multitenancy,
+                max_request_bytes: usize::try_from(config.distributor.max_request_bytes)
+                    .unwrap_or(usize::MAX),
+            });
+            let otlp_server = HttpServer::new(move || {
+                App::new()
+                    .app_data(otlp_state.clone())
+                    .configure(api::ingest::otlp_http::configure)
+                    .default_service(web::to(api::unknown_route))
+            })
+            .workers(HTTP_WORKERS)
+            .disable_signals()
+            .listen(listener)
+            .map_err(|source| NodeError::Bind { what: "OTLP/HTTP", addr, source })?
+            .run();
+            http_servers.push(otlp_server.handle());
+            tokio::spawn(otlp_server);
+        }
+
+        let mut grpc_shutdown = None;
+        if let Some(listener) = otlp_grpc_listener {
+            let (shutdown_sender, shutdown) = oneshot::channel::<()>();
+            grpc_shutdown = Some(shutdown_sender);
+            let max_message =
+                usize::try_from(config.distributor.max_request_bytes).unwrap_or(usize::MAX);
+            let service = TraceServiceServer::new(OtlpGrpcReceiver { distributor, multitenancy })
+                .max_decoding_message_size(max_message)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .send_compressed(CompressionEncoding::Gzip);
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            tokio::spawn(async move {
+                let served = tonic::transport::Server::builder()
+                    .layer(api::ingest::grpc_status::too_large_is_resource_exhausted())
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, async {
+                        let _ = shutdown.await;
+                    })
+                    .await;
+                if let Err(error) = served {
+                    warn!(%error, "OTLP/gRPC server stopped");
+                }
+            });
+        }
+
+        ready.store(true, Ordering::Release);
+        info!(http = %addrs.http, otlp_grpc = ?addrs.otlp_grpc, otlp_http = ?addrs.otlp_http, "spanlake node ready");
+        Ok(Node { addrs, faults, restarts, ready, root, http_servers, grpc_shutdown, failure })
+    }
+
+    /// Where the node listens.
+    pub fn addrs(&self) -> NodeAddrs {
+        self.addrs
+    }
+
+    /// The node's fault points (tests arm them).
+    pub fn faults(&self) -> &FaultPoints {
+        &self.faults
+    }
+
+    /// Restarts performed by the node's supervisors, per actor role.
+    pub fn restarts(&self) -> &RestartCounts {
+        &self.restarts
+    }
+
+    /// Resolves with the reason once the node's supervision tree gives up.
+    pub async fn failed(&self) -> String {
+        let mut failure = self.failure.clone();
+        loop {
+            if let Some(reason) = failure.borrow_and_update().clone() {
+                return reason;
+            }
+            if failure.changed().await.is_err() {
+                return "the node supervisor stopped".to_string();
+            }
+        }
+    }
+
+    /// Stops serving, then stops every actor (in-flight flushes complete).
+    pub async fn shutdown(mut self) {
+        self.ready.store(false, Ordering::Release);
+        if let Some(shutdown) = self.grpc_shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        for server in &self.http_servers {
+            server.stop(true).await;
+        }
+        let _ = self.root.stop_and_wait(None, Some(Duration::from_secs(30))).await;
+        info!("spanlake node stopped");
+    }
+}
+
+fn bind_std(addr: SocketAddr, what: &'static str) -> Result<std::net::TcpListener, NodeError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| NodeError::Bind {
+        what,
+        addr,
+        source,
+    })?;
+    listener.set_nonblocking(true).map_err(|source| NodeError::Bind { what, addr, source })?;
+    Ok(listener)
+}
+
+fn local_addr(listener: &std::net::TcpListener) -> Result<SocketAddr, NodeError> {
+    listener.local_addr().map_err(|source| NodeError::Startup {
+        reason: format!("cannot read a listener's address: {source}"),
+    })
+}
+
+/// Waits until every live-store has applied its log up to what was durable at start.
+async fn wait_for_replay(
+    logs: &[PartitionLogHandle],
+    live_stores: &[LiveStoreHandle],
+) -> Result<(), String> {
+    let deadline = Instant::now() + REPLAY_DEADLINE;
+    for (log, live_store) in logs.iter().zip(live_stores) {
+        let committed = log
+            .committed(REPLAY_DEADLINE)
+            .await
+            .map_err(|error| format!("partition log did not open: {error}"))?;
+        loop {
+            let applied = live_store.applied().await.map_err(|error| error.to_string())?;
+            if applied >= committed {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("log replay did not finish within {REPLAY_DEADLINE:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
