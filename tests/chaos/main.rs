@@ -1,0 +1,178 @@
+//! Crashes, torn logs and actor failures: every acknowledged span reads back exactly once.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use spanlake::actors::faults::Fault;
+
+use harness::clients::OtlpGrpc;
+use harness::oracle::AckOracle;
+use harness::spans;
+use harness::{ProcessNode, TestNode, wait_for};
+
+/// Spans acknowledged before a SIGKILL all come back after a restart on the same data, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_spans_survive_kill_9() {
+    let mut node = ProcessNode::start().await;
+    let mut oracle = AckOracle::default();
+    {
+        tracing::info!("--- ingest 40 requests from 4 concurrent clients, then SIGKILL at once");
+        let mut clients = Vec::new();
+        for worker in 0..4u64 {
+            let url = node.otlp_grpc_url();
+            clients.push(tokio::spawn(async move {
+                let mut client = OtlpGrpc::connect(&url).await;
+                let mut acknowledged = Vec::new();
+                for round in 0..10u64 {
+                    let seeds: Vec<u64> =
+                        (0..5).map(|n| 10_000 + worker * 1_000 + round * 10 + n).collect();
+                    let request = spans::request(&seeds, 3);
+                    client
+                        .export(request.clone(), None)
+                        .await
+                        .expect("acknowledged before the kill");
+                    acknowledged.push(request);
+                }
+                acknowledged
+            }));
+        }
+        for client in clients {
+            for request in client.await.expect("client task") {
+                oracle.acknowledged(&request);
+            }
+        }
+        node.kill_9();
+    }
+    {
+        tracing::info!("--- restart on the same data directory");
+        node.spawn().await;
+        oracle.verify_exactly_once(&node.tempo()).await;
+        assert_eq!(oracle.acknowledged_spans(), 4 * 10 * 5 * 3);
+    }
+}
+
+/// A log whose last segment ends mid-record recovers every complete record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_tail_keeps_every_complete_record() {
+    let mut node = ProcessNode::start().await;
+    let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    let mut oracle = AckOracle::default();
+    for round in 0..20u64 {
+        let request = spans::request(&[50_000 + round], 2);
+        client.export(request.clone(), None).await.expect("acknowledged");
+        oracle.acknowledged(&request);
+    }
+    node.kill_9();
+    {
+        tracing::info!("--- append half a record to the last segment of every partition");
+        for partition in 0..4 {
+            let dir = node.wal_dir(partition);
+            let mut segments: Vec<_> = std::fs::read_dir(&dir)
+                .expect("wal dir")
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+                .collect();
+            segments.sort();
+            let last = segments.last().expect("a segment");
+            let mut bytes = std::fs::read(last).expect("read segment");
+            // A frame header announcing 4 KiB, then only 10 bytes of it: a torn write.
+            bytes.extend_from_slice(&4096u32.to_le_bytes());
+            bytes.extend_from_slice(&0xdead_beefu32.to_le_bytes());
+            bytes.extend_from_slice(&[7u8; 10]);
+            std::fs::write(last, bytes).expect("tear the tail");
+        }
+    }
+    {
+        tracing::info!("--- restart: complete records are served, and ingest continues");
+        node.spawn().await;
+        oracle.verify_exactly_once(&node.tempo()).await;
+        let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+        let request = spans::request(&[60_000], 2);
+        client.export(request.clone(), None).await.expect("ingest after recovery");
+        oracle.acknowledged(&request);
+        oracle.verify_exactly_once(&node.tempo()).await;
+    }
+}
+
+/// Panics in the live-store and the partition log mid-ingest are survived: the supervisors
+/// restart them, ingest continues, and nothing acknowledged is lost or duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_spans_survive_live_store_and_log_panics() {
+    let node = TestNode::start().await;
+    let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    let mut oracle = AckOracle::default();
+    let faults = node.node().faults();
+    let points = [
+        "live_store.before_apply",
+        "partition_log.before_sync",
+        "partition_log.after_sync",
+        "partition_log.before_enqueue",
+        "live_store.before_find",
+    ];
+    for (round, point) in points.iter().enumerate() {
+        tracing::info!("--- arm {point}, keep ingesting");
+        faults.arm(point, Fault::Panic { times: 1 });
+        for batch in 0..10u64 {
+            let seeds: Vec<u64> =
+                (0..4).map(|n| 70_000 + round as u64 * 1_000 + batch * 10 + n).collect();
+            let request = spans::request(&seeds, 2);
+            match client.export(request.clone(), None).await {
+                Ok(_) => oracle.acknowledged(&request),
+                Err(status) => {
+                    tracing::info!(code = ?status.code(), message = status.message(), "write unknown");
+                    oracle.unknown(&request);
+                }
+            }
+        }
+        let fired = faults.fired(point);
+        if *point != "live_store.before_find" {
+            assert_eq!(fired, 1, "{point} fired");
+        }
+    }
+    {
+        tracing::info!(
+            "--- the lookup fault fires during verification; then everything reads back"
+        );
+        let tempo = node.tempo();
+        // The first lookup may hit the armed panic; the restarted store answers the retry.
+        wait_for("the live-store answers lookups", Duration::from_secs(30), || {
+            let tempo = &tempo;
+            async move { tempo.get("/api/v2/traces/1", None).await.0 == 200 }
+        })
+        .await;
+        oracle.verify_exactly_once(&tempo).await;
+    }
+    let restarts = node.node().restarts();
+    assert!(
+        restarts.get("live_store") >= 2,
+        "live-store restarted: {}",
+        restarts.get("live_store")
+    );
+    assert!(restarts.get("partition_log") >= 3, "log restarted: {}", restarts.get("partition_log"));
+    assert!(oracle.acknowledged_spans() > 0);
+}
+
+/// A live-store that keeps failing escalates to its partition supervisor, which is restarted
+/// whole by the node; the partition serves again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_escalate_and_the_partition_recovers() {
+    let node = TestNode::start_with(|config| config.supervision.max_restarts = 2).await;
+    let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    let mut oracle = AckOracle::default();
+    node.node().faults().arm("live_store.before_apply", Fault::Panic { times: 3 });
+    for batch in 0..30u64 {
+        let request = spans::request(&[80_000 + batch], 2);
+        match client.export(request.clone(), None).await {
+            Ok(_) => oracle.acknowledged(&request),
+            Err(_) => oracle.unknown(&request),
+        }
+    }
+    wait_for("a partition supervisor restart", Duration::from_secs(30), || async {
+        node.node().restarts().get("partition_supervisor") >= 1
+    })
+    .await;
+    oracle.verify_exactly_once(&node.tempo()).await;
+}

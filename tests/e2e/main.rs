@@ -1,0 +1,9 @@
+//! End-to-end tests: a real node on real ports, real clients.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod t10_otlp_ingest_then_find_trace;
+mod t20_bad_input_gets_a_clear_4xx;
+mod t30_limits_and_tenants;
+mod t40_ops_routes_and_cli;

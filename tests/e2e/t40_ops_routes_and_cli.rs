@@ -1,0 +1,90 @@
+//! Ops routes for Grafana and Prometheus, and the command line.
+
+use std::process::Command;
+
+use crate::harness::TestNode;
+use crate::harness::clients::must_post_protobuf;
+use crate::harness::spans;
+
+/// `/ready`, `/api/echo`, buildinfo, `/status/config` and `/metrics` answer as Tempo's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_routes_answer_like_tempo() {
+    let node = TestNode::start().await;
+    let tempo = node.tempo();
+    let (status, _, body) = tempo.get("/ready", None).await;
+    assert_eq!((status, body.as_slice()), (200, b"ready\n".as_slice()));
+    let (status, _, body) = tempo.get("/api/echo", None).await;
+    assert_eq!((status, body.as_slice()), (200, b"echo\n".as_slice()));
+
+    let (status, info) = tempo.json("/api/status/buildinfo").await;
+    assert_eq!(status, 200);
+    let version = info["version"].as_str().expect("version string");
+    let parts: Vec<u64> = version.split('.').map(|part| part.parse().expect("semver")).collect();
+    assert!(
+        parts[0] > 2 || (parts[0] == 2 && parts[1] >= 7),
+        "Grafana needs >= 2.7.0, got {version}"
+    );
+    for key in ["revision", "branch", "buildUser", "buildDate", "goVersion"] {
+        assert!(info[key].is_string(), "{key}");
+    }
+
+    let (status, _, body) = tempo.get("/status/config", None).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("http_listen_port"));
+
+    must_post_protobuf(&node.otlp_http_url(), &spans::request(&[1, 2], 3)).await;
+    let (status, content_type, body) = tempo.get("/metrics", None).await;
+    assert_eq!(status, 200);
+    assert!(content_type.contains("text"), "{content_type}");
+    let metrics = String::from_utf8_lossy(&body);
+    for expected in [
+        "spanlake_distributor_spans_received_total{tenant=\"single-tenant\"} 6",
+        "spanlake_distributor_bytes_received_total",
+        "spanlake_wal_fsync_duration_seconds_bucket",
+        "spanlake_live_store_live_traces",
+        "spanlake_actor_restarts_total",
+    ] {
+        assert!(metrics.contains(expected), "missing {expected} in:\n{metrics}");
+    }
+}
+
+fn spanlake(arguments: &[&str], environment: &[(&str, &str)]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_spanlake"))
+        .args(arguments)
+        .envs(environment.iter().copied())
+        .output()
+        .expect("run spanlake");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// `--print-config` shows defaults, file values and environment overrides; unknown keys fail.
+#[test]
+fn the_cli_prints_config_and_names_unknown_keys() {
+    let (ok, stdout, _) = spanlake(&["--print-config"], &[]);
+    assert!(ok);
+    assert!(stdout.contains("http_listen_port: 3200"), "{stdout}");
+    assert!(stdout.contains("./data/wal"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spanlake.yaml");
+    std::fs::write(&file, "server:\n  http_listen_port: 3300\n").unwrap();
+    let flag = format!("-config.file={}", file.display());
+    let (ok, stdout, _) =
+        spanlake(&[&flag, "--print-config"], &[("SPANLAKE_PARTITIONS__COUNT", "8")]);
+    assert!(ok);
+    assert!(stdout.contains("http_listen_port: 3300"), "{stdout}");
+    assert!(stdout.contains("count: 8"), "{stdout}");
+
+    std::fs::write(&file, "server:\n  http_listen_prot: 3300\n").unwrap();
+    let (ok, _, stderr) = spanlake(&[&flag, "--print-config"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("server.http_listen_prot"), "{stderr}");
+
+    let (ok, stdout, _) = spanlake(&["version"], &[]);
+    assert!(ok);
+    assert!(stdout.starts_with("spanlake "), "{stdout}");
+}

@@ -1,0 +1,223 @@
+//! Test harness shared by the integration test binaries (included with `#[path]`).
+//!
+//! - [`TestNode`]: a node in this process on ephemeral ports, with its fault points.
+//! - [`ProcessNode`]: the real `spanlake` binary as a child process (for `kill -9`).
+//! - [`clients`]: real OTLP gRPC / HTTP clients and Tempo API readers.
+//! - [`spans`]: generated spans using every OTLP field.
+//! - [`oracle`]: acknowledged spans, and the exactly-once check.
+
+#![allow(dead_code)]
+
+pub mod clients;
+pub mod oracle;
+pub mod spans;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use spanlake::{Config, Node};
+use tokio::time::Instant;
+
+/// Polls `condition` until it holds or `deadline` passes; panics with `description` then.
+pub async fn wait_for<F, Fut>(description: &str, deadline: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(Instant::now() < until, "timed out after {deadline:?} waiting for: {description}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Installs a test log subscriber once (`RUST_LOG` controls it).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A config for tests: loopback, ephemeral ports, data under `dir`.
+pub fn test_config(dir: &Path) -> Config {
+    let yaml = format!(
+        r#"
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: 0
+  grpc_listen_address: 127.0.0.1
+  grpc_listen_port: 0
+distributor:
+  receivers:
+    otlp:
+      protocols:
+        grpc:
+          endpoint: 127.0.0.1:0
+        http:
+          endpoint: 127.0.0.1:0
+storage:
+  trace:
+    wal:
+      path: {}
+supervision:
+  backoff_initial: 10ms
+  backoff_max: 100ms
+"#,
+        dir.join("wal").display()
+    );
+    Config::load(Some(&yaml), &Default::default()).expect("test config is valid")
+}
+
+/// A node running in the test process.
+pub struct TestNode {
+    pub node: Option<Node>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    /// Starts a node with the test config.
+    pub async fn start() -> TestNode {
+        TestNode::start_with(|_| {}).await
+    }
+
+    /// Starts a node after `adjust` has edited the test config.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestNode {
+        init_logging();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let node = Node::start(config.clone()).await.expect("node starts");
+        TestNode { node: Some(node), config, dir }
+    }
+
+    /// The running node.
+    pub fn node(&self) -> &Node {
+        self.node.as_ref().expect("node is running")
+    }
+
+    /// `http://127.0.0.1:port` of the query API.
+    pub fn query_url(&self) -> String {
+        format!("http://{}", self.node().addrs().http)
+    }
+
+    /// `http://127.0.0.1:port/v1/traces`.
+    pub fn otlp_http_url(&self) -> String {
+        format!("http://{}/v1/traces", self.node().addrs().otlp_http.expect("OTLP/HTTP enabled"))
+    }
+
+    /// `http://127.0.0.1:port` of OTLP/gRPC.
+    pub fn otlp_grpc_url(&self) -> String {
+        format!("http://{}", self.node().addrs().otlp_grpc.expect("OTLP/gRPC enabled"))
+    }
+
+    /// A Tempo API reader for this node.
+    pub fn tempo(&self) -> clients::TempoClient {
+        clients::TempoClient::new(self.query_url())
+    }
+}
+
+/// Picks a free loopback port (bound then released; std sets SO_REUSEADDR).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// The `spanlake` binary as a child process, restartable on the same data directory.
+pub struct ProcessNode {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub http: SocketAddr,
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+}
+
+impl ProcessNode {
+    /// Writes a config with fixed free ports and starts the binary; waits for `/ready`.
+    pub async fn start() -> ProcessNode {
+        init_logging();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let otlp_grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let otlp_http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let config_path = dir.path().join("spanlake.yaml");
+        let yaml = format!(
+            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: 0\n\
+             distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          endpoint: {otlp_http}\n\
+             storage:\n  trace:\n    wal:\n      path: {}\n",
+            http.port(),
+            dir.path().join("wal").display()
+        );
+        std::fs::write(&config_path, yaml).expect("write config");
+        let mut node = ProcessNode { child: None, dir, config_path, http, otlp_grpc, otlp_http };
+        node.spawn().await;
+        node
+    }
+
+    /// Starts the binary on the existing data directory and waits until it is ready.
+    pub async fn spawn(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(env!("CARGO_BIN_EXE_spanlake"))
+            .arg(format!("-config.file={}", self.config_path.display()))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn spanlake");
+        self.child = Some(child);
+        let ready_url = format!("http://{}/ready", self.http);
+        let client = reqwest::Client::new();
+        wait_for("the spanlake process to be ready", Duration::from_secs(60), || {
+            let request = client.get(&ready_url).send();
+            async move { matches!(request.await, Ok(response) if response.status() == 200) }
+        })
+        .await;
+    }
+
+    /// SIGKILLs the process (no shutdown, no flush) and reaps it.
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            let _ = child.wait();
+        }
+    }
+
+    /// The write-ahead-log directory of partition `n`.
+    pub fn wal_dir(&self, partition: u32) -> PathBuf {
+        self.dir.path().join("wal").join(format!("p{partition}"))
+    }
+
+    /// A Tempo API reader for this node.
+    pub fn tempo(&self) -> clients::TempoClient {
+        clients::TempoClient::new(format!("http://{}", self.http))
+    }
+
+    /// `http://host:port` of OTLP/gRPC.
+    pub fn otlp_grpc_url(&self) -> String {
+        format!("http://{}", self.otlp_grpc)
+    }
+
+    /// `http://host:port/v1/traces`.
+    pub fn otlp_http_url(&self) -> String {
+        format!("http://{}/v1/traces", self.otlp_http)
+    }
+}
+
+impl Drop for ProcessNode {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
