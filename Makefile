@@ -1,0 +1,21 @@
+# One entry point that mirrors CI. `make verify` only reads; `make fix` rewrites files.
+.PHONY: run test verify fix bench
+
+run:
+	cargo run --release --bin spanlake
+
+test:
+	cargo test --all-targets --locked
+
+verify:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
+	$(MAKE) test
+
+fix:
+	cargo fmt --all
+	cargo clippy --all-targets --fix --allow-dirty --allow-staged -- -D warnings
+
+bench:
+	cargo run --release --bin spanlake -- bench ingest
