@@ -20,12 +20,14 @@
 //! - `storage`: the write-ahead log (`wal/`). Blocks and object storage come next.
 //! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
 //! - [`proto`]: generated `tempopb` types.
+//! - [`bench`]: `spanlake bench ingest`, the durable-ingest load generator.
 //! - `traceql`: the query language (its own issue).
 //!
 //! Dependencies point one way: `api → actors → {cluster, storage} → model`.
 
 pub mod actors;
 pub mod api;
+pub mod bench;
 pub(crate) mod cluster;
 pub mod config;
 pub mod model;

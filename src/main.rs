@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use spanlake::bench::ingest::{IngestBenchOptions, run_ingest_bench};
 use spanlake::config::{Config, LoadedConfig, LogFormat};
 use spanlake::{Node, api};
 use tracing::{error, info, warn};
@@ -36,6 +37,36 @@ enum Command {
     Version,
     /// Runs the node (the default).
     Run,
+    /// Measures the node (`spanlake bench ingest`).
+    Bench {
+        #[command(subcommand)]
+        bench: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Durable OTLP/gRPC ingest against a node started as a child process.
+    Ingest {
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// HTTP/2 connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Spans per request.
+        #[arg(long, default_value_t = 100)]
+        spans_per_request: usize,
+        /// Spans per trace.
+        #[arg(long, default_value_t = 10)]
+        spans_per_trace: usize,
+        /// Partitions of the node.
+        #[arg(long, default_value_t = 4)]
+        partitions: u32,
+    },
 }
 
 /// Rewrites Tempo's single-dash long flags (`-config.file=…`) into clap's `--config.file=…`.
@@ -86,6 +117,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Bench { bench }) = &cli.command {
+        return run_bench(bench);
+    }
     let loaded = match load_config(&cli) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -113,6 +147,50 @@ fn main() -> ExitCode {
         Err(error) => {
             error!("{error:#}");
             eprintln!("spanlake: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_bench(bench: &BenchCommand) -> ExitCode {
+    let BenchCommand::Ingest {
+        seconds,
+        concurrency,
+        connections,
+        spans_per_request,
+        spans_per_trace,
+        partitions,
+    } = bench;
+    let node_binary = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("spanlake: cannot find my own binary: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = IngestBenchOptions {
+        duration: std::time::Duration::from_secs(*seconds),
+        concurrency: *concurrency,
+        connections: *connections,
+        spans_per_request: *spans_per_request,
+        spans_per_trace: *spans_per_trace,
+        partitions: *partitions,
+        node_binary,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("spanlake: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_ingest_bench(&options)) {
+        Ok(report) => {
+            print!("{}", report.table(&options));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("spanlake: {error}");
             ExitCode::FAILURE
         }
     }

@@ -196,10 +196,11 @@ impl Actor for Distributor {
                     let _ = reply.send(Err(refusal));
                     return Ok(());
                 }
-                let batches = route(&tenant, traces, state.partitions.len());
                 let partitions = state.partitions.clone();
                 let timeout = state.limits.push_timeout;
+                // Encoding the batches copies every span: done in the task, not the actor.
                 tokio::spawn(async move {
+                    let batches = route(&tenant, traces, partitions.len());
                     let appends = batches.into_iter().filter_map(|(partition, payload)| {
                         partitions.get(partition).map(|log| log.append(payload, timeout))
                     });

@@ -1,0 +1,3 @@
+//! Benchmarks run from the command line (`spanlake bench …`): measurements, not timed tests.
+
+pub mod ingest;
