@@ -20,7 +20,7 @@
 //! - `storage`: the write-ahead log (`wal/`). Blocks and object storage come next.
 //! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
 //! - [`proto`]: generated `tempopb` types.
-//! - [`bench`]: `spanlake bench ingest`, the durable-ingest load generator.
+//! - [`bench`](mod@bench): `spanlake bench ingest`, the durable-ingest load generator.
 //! - `traceql`: the query language (its own issue).
 //!
 //! Dependencies point one way: `api → actors → {cluster, storage} → model`.
