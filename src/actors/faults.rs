@@ -88,6 +88,25 @@ impl FaultPoints {
         }
     }
 
+    /// Reaches `point` inside `scope` (e.g. `p2`): a point armed as `p2/live_store.before_apply`
+    /// fires only there; one armed as `live_store.before_apply` fires in any scope.
+    pub async fn check_in(&self, scope: &str, point: &str) -> Result<(), InjectedFault> {
+        if self.lock_armed().is_empty() {
+            return Ok(());
+        }
+        self.check(&format!("{scope}/{point}")).await?;
+        self.check(point).await
+    }
+
+    /// The blocking-code twin of [`FaultPoints::check_in`] (delays block the thread).
+    pub fn check_blocking_in(&self, scope: &str, point: &str) -> Result<(), InjectedFault> {
+        if self.lock_armed().is_empty() {
+            return Ok(());
+        }
+        self.check_blocking(&format!("{scope}/{point}"))?;
+        self.check_blocking(point)
+    }
+
     /// The blocking-code twin of [`FaultPoints::check`] (delays block the thread).
     pub fn check_blocking(&self, point: &str) -> Result<(), InjectedFault> {
         let Some(fault) = self.take_one(point) else {
@@ -158,6 +177,16 @@ mod tests {
         let result = std::panic::catch_unwind(|| faults.check_blocking("p"));
         assert!(result.is_err());
         assert!(faults.check_blocking("p").is_ok());
+    }
+
+    #[tokio::test]
+    async fn scoped_points_fire_only_in_their_scope() {
+        let faults = FaultPoints::default();
+        faults.arm("p1/x", Fault::Error { times: 1 });
+        assert!(faults.check_in("p0", "x").await.is_ok());
+        assert!(faults.check_in("p1", "x").await.is_err());
+        faults.arm("x", Fault::Error { times: 1 });
+        assert!(faults.check_in("p0", "x").await.is_err(), "an unscoped point fires anywhere");
     }
 
     #[tokio::test(start_paused = true)]

@@ -162,9 +162,11 @@ async fn repeated_failures_escalate_and_the_partition_recovers() {
     let node = TestNode::start_with(|config| config.supervision.max_restarts = 2).await;
     let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
     let mut oracle = AckOracle::default();
-    node.node().faults().arm("live_store.before_apply", Fault::Panic { times: 3 });
+    // Scoped to one partition, so all three panics spend the same restart budget.
+    node.node().faults().arm("p0/live_store.before_apply", Fault::Panic { times: 3 });
     for batch in 0..30u64 {
-        let request = spans::request(&[80_000 + batch], 2);
+        let seeds: Vec<u64> = (0..8).map(|n| 80_000 + batch * 10 + n).collect();
+        let request = spans::request(&seeds, 2);
         match client.export(request.clone(), None).await {
             Ok(_) => oracle.acknowledged(&request),
             Err(_) => oracle.unknown(&request),

@@ -100,7 +100,11 @@ impl Actor for LiveStore {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             LiveStoreMsg::Apply(records) => {
-                state.args.faults.check("live_store.before_apply").await?;
+                state
+                    .args
+                    .faults
+                    .check_in(&state.labels.partition, "live_store.before_apply")
+                    .await?;
                 match state.traces.apply(&records)? {
                     ApplyOutcome::Applied { applied } => {
                         debug!(partition = %state.args.partition, %applied, "applied records");
@@ -114,7 +118,11 @@ impl Actor for LiveStore {
                 state.publish_usage();
             }
             LiveStoreMsg::FindTrace { tenant, trace_id, reply } => {
-                state.args.faults.check("live_store.before_find").await?;
+                state
+                    .args
+                    .faults
+                    .check_in(&state.labels.partition, "live_store.before_find")
+                    .await?;
                 // The caller may have timed out; a closed port is not our failure.
                 let _ = reply.send(state.traces.find(&tenant, &trace_id));
             }

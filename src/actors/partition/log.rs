@@ -116,7 +116,7 @@ impl Actor for PartitionLog {
         _myself: ActorRef<PartitionLogMsg>,
         args: PartitionLogArgs,
     ) -> Result<PartitionLogState, ActorProcessingErr> {
-        args.faults.check("partition_log.before_open").await?;
+        args.faults.check_in(&args.partition.to_string(), "partition_log.before_open").await?;
         let cell = args.wal.clone();
         let dir = args.wal_dir.clone();
         let options = args.wal_options.clone();
@@ -160,7 +160,11 @@ impl Actor for PartitionLog {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PartitionLogMsg::Append { payload, reply } => {
-                state.args.faults.check("partition_log.before_enqueue").await?;
+                state
+                    .args
+                    .faults
+                    .check_in(&state.labels.partition, "partition_log.before_enqueue")
+                    .await?;
                 state.core.enqueue(payload, reply);
                 if state.args.max_wait.is_zero() {
                     start_flush(&myself, state);
@@ -191,12 +195,13 @@ fn start_flush(myself: &ActorRef<PartitionLogMsg>, state: &mut PartitionLogState
     let Some(batch) = state.core.next_flush() else { return };
     let wal = state.args.wal.clone();
     let faults = state.args.faults.clone();
+    let scope = state.labels.partition.clone();
     let myself = myself.clone();
     tokio::task::spawn_blocking(move || {
         // A panic here (an armed fault, a bug) must still reach the actor, or it would wait
         // for this flush forever: it becomes a failed flush, which restarts the log.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            append_and_sync(&wal, &faults, &batch)
+            append_and_sync(&wal, &faults, &scope, &batch)
         }))
         .unwrap_or_else(|_| Err("write-ahead log flush panicked".to_string()));
         // If the actor died meanwhile, the replies drop and callers see the write as unknown.
@@ -208,14 +213,19 @@ fn start_flush(myself: &ActorRef<PartitionLogMsg>, state: &mut PartitionLogState
 fn append_and_sync(
     wal: &WalCell,
     faults: &FaultPoints,
+    scope: &str,
     batch: &FlushBatch<AppendReply>,
 ) -> Result<Duration, String> {
     let started = Instant::now();
     let mut guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let wal = guard.as_mut().ok_or_else(|| "write-ahead log is not open".to_string())?;
-    faults.check_blocking("partition_log.before_append").map_err(|fault| fault.to_string())?;
+    faults
+        .check_blocking_in(scope, "partition_log.before_append")
+        .map_err(|fault| fault.to_string())?;
     wal.append(&batch.records).map_err(|error| error.to_string())?;
-    faults.check_blocking("partition_log.before_sync").map_err(|fault| fault.to_string())?;
+    faults
+        .check_blocking_in(scope, "partition_log.before_sync")
+        .map_err(|fault| fault.to_string())?;
     wal.sync().map_err(|error| error.to_string())?;
     Ok(started.elapsed())
 }
@@ -246,7 +256,7 @@ async fn finish_flush(
         state.core.flush_succeeded(last);
     }
     // Durable but not yet acknowledged: a crash here must not lose or duplicate anything.
-    state.args.faults.check("partition_log.after_sync").await?;
+    state.args.faults.check_in(&state.labels.partition, "partition_log.after_sync").await?;
     let committed = batch
         .records
         .into_iter()
