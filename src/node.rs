@@ -196,6 +196,7 @@ impl Node {
             distributor_limits,
             usage,
             metrics: metrics.clone(),
+            faults: faults.clone(),
             restart_policy,
             restarts: restarts.clone(),
             failure: failure_sender,

@@ -20,6 +20,7 @@ use tracing::{error, warn};
 
 use crate::actors::call::ActorSlot;
 use crate::actors::distributor::{Distributor, DistributorArgs, DistributorLimits, DistributorMsg};
+use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{ActorLabels, NodeMetrics};
 use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::{PartitionArgs, PartitionSupervisor};
@@ -54,6 +55,7 @@ pub(crate) struct NodeSupervisorArgs {
     pub distributor_limits: DistributorLimits,
     pub usage: LiveUsageBoard,
     pub metrics: Arc<NodeMetrics>,
+    pub faults: FaultPoints,
     pub restart_policy: RestartPolicy,
     pub restarts: RestartCounts,
     /// Set to the reason when the node gives up.
@@ -83,6 +85,7 @@ impl NodeSupervisorState {
                     .collect();
                 let distributor_args = DistributorArgs {
                     partitions,
+                    faults: self.args.faults.clone(),
                     usage: self.args.usage.clone(),
                     limits: self.args.distributor_limits,
                 };

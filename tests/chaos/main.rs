@@ -3,6 +3,8 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use spanlake::actors::faults::Fault;
@@ -97,62 +99,87 @@ async fn a_torn_tail_keeps_every_complete_record() {
     }
 }
 
-/// Panics in the live-store and the partition log mid-ingest are survived: the supervisors
-/// restart them, ingest continues, and nothing acknowledged is lost or duplicated.
+/// Panics in the distributor, the live-store and the partition log while four clients keep
+/// ingesting are survived: supervisors restart the actors, ingest continues, and nothing
+/// acknowledged is lost or duplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_spans_survive_live_store_and_log_panics() {
+async fn acknowledged_spans_survive_actor_panics_mid_ingest() {
     let node = TestNode::start().await;
-    let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
-    let mut oracle = AckOracle::default();
-    let faults = node.node().faults();
-    let points = [
-        "live_store.before_apply",
-        "partition_log.before_sync",
-        "partition_log.after_sync",
-        "partition_log.before_enqueue",
-        "live_store.before_find",
-    ];
-    for (round, point) in points.iter().enumerate() {
-        tracing::info!("--- arm {point}, keep ingesting");
-        faults.arm(point, Fault::Panic { times: 1 });
-        for batch in 0..10u64 {
-            let seeds: Vec<u64> =
-                (0..4).map(|n| 70_000 + round as u64 * 1_000 + batch * 10 + n).collect();
-            let request = spans::request(&seeds, 2);
-            match client.export(request.clone(), None).await {
-                Ok(_) => oracle.acknowledged(&request),
-                Err(status) => {
-                    tracing::info!(code = ?status.code(), message = status.message(), "write unknown");
-                    oracle.unknown(&request);
+    let oracle = Arc::new(Mutex::new(AckOracle::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for worker in 0..4u64 {
+        let url = node.otlp_grpc_url();
+        let oracle = oracle.clone();
+        let stop = stop.clone();
+        clients.push(tokio::spawn(async move {
+            let mut client = OtlpGrpc::connect(&url).await;
+            let mut round = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let seeds: Vec<u64> = (0..4).map(|n| 70_000_000 + worker * 1_000_000 + round * 10 + n).collect();
+                round += 1;
+                let request = spans::request(&seeds, 2);
+                let outcome = client.export(request.clone(), None).await;
+                let mut oracle = oracle.lock().expect("oracle lock");
+                match outcome {
+                    Ok(_) => oracle.acknowledged(&request),
+                    Err(status) => {
+                        tracing::info!(code = ?status.code(), message = status.message(), "write unknown");
+                        oracle.unknown(&request);
+                    }
                 }
             }
-        }
-        let fired = faults.fired(point);
-        if *point != "live_store.before_find" {
-            assert_eq!(fired, 1, "{point} fired");
-        }
+        }));
+    }
+    let faults = node.node().faults();
+    let points = [
+        "distributor.before_route",
+        "live_store.before_apply",
+        "partition_log.before_enqueue",
+        "partition_log.before_append",
+        "partition_log.before_sync",
+        "partition_log.after_sync",
+    ];
+    for point in points {
+        tracing::info!("--- arm {point} while ingest runs");
+        faults.arm(point, Fault::Panic { times: 1 });
+        wait_for(&format!("{point} to fire"), Duration::from_secs(30), || async {
+            faults.fired(point) == 1
+        })
+        .await;
+        let acknowledged_before = oracle.lock().expect("oracle lock").acknowledged_spans();
+        wait_for("ingest to continue after the restart", Duration::from_secs(30), || {
+            let oracle = oracle.clone();
+            async move {
+                oracle.lock().expect("oracle lock").acknowledged_spans() > acknowledged_before + 50
+            }
+        })
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.expect("client task");
     }
     {
         tracing::info!(
-            "--- the lookup fault fires during verification; then everything reads back"
+            "--- a lookup that hits a panicking live-store is answered after its restart"
         );
+        faults.arm("live_store.before_find", Fault::Panic { times: 1 });
         let tempo = node.tempo();
-        // The first lookup may hit the armed panic; the restarted store answers the retry.
         wait_for("the live-store answers lookups", Duration::from_secs(30), || {
             let tempo = &tempo;
             async move { tempo.get("/api/v2/traces/1", None).await.0 == 200 }
         })
         .await;
-        oracle.verify_exactly_once(&tempo).await;
+        assert_eq!(faults.fired("live_store.before_find"), 1);
     }
+    let oracle = std::mem::take(&mut *oracle.lock().expect("oracle lock"));
+    oracle.verify_exactly_once(&node.tempo()).await;
     let restarts = node.node().restarts();
-    assert!(
-        restarts.get("live_store") >= 2,
-        "live-store restarted: {}",
-        restarts.get("live_store")
-    );
-    assert!(restarts.get("partition_log") >= 3, "log restarted: {}", restarts.get("partition_log"));
-    assert!(oracle.acknowledged_spans() > 0);
+    assert_eq!(restarts.get("distributor"), 1);
+    assert_eq!(restarts.get("live_store"), 2);
+    assert_eq!(restarts.get("partition_log"), 4);
+    tracing::info!(acknowledged = oracle.acknowledged_spans(), "verified");
 }
 
 /// A live-store that keeps failing escalates to its partition supervisor, which is restarted

@@ -28,6 +28,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use thiserror::Error;
 
 use crate::actors::call::{ActorSlot, CallError};
+use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, ReasonLabels, TenantLabels};
 use crate::actors::partition::log::{AppendError, PartitionLogHandle};
 use crate::actors::partition::usage::LiveUsageBoard;
@@ -167,6 +168,7 @@ pub(crate) enum DistributorMsg {
 /// What the distributor starts from.
 pub(crate) struct DistributorArgs {
     pub partitions: Vec<PartitionLogHandle>,
+    pub faults: FaultPoints,
     pub usage: LiveUsageBoard,
     pub limits: DistributorLimits,
 }
@@ -192,6 +194,7 @@ impl Actor for Distributor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             DistributorMsg::Distribute { tenant, traces, reply } => {
+                state.faults.check("distributor.before_route").await?;
                 if let Err(refusal) = admit(&state.usage, &state.limits, &tenant) {
                     let _ = reply.send(Err(refusal));
                     return Ok(());
