@@ -10,22 +10,23 @@
 //! log). When the node's own budget is spent it stops and reports the failure, so the process
 //! exits and its own supervisor (systemd, Kubernetes) restarts it on the same data.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::watch;
 use tracing::{error, warn};
 
 use crate::actors::call::ActorSlot;
 use crate::actors::distributor::{Distributor, DistributorArgs, DistributorLimits, DistributorMsg};
 use crate::actors::faults::FaultPoints;
-use crate::actors::metrics::{ActorLabels, NodeMetrics};
+use crate::actors::metrics::NodeMetrics;
 use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::{PartitionArgs, PartitionSupervisor};
 use crate::actors::partition::usage::LiveUsageBoard;
-use crate::actors::supervision::{RestartBudget, RestartCounts, RestartPolicy};
+use crate::actors::supervision::{
+    ChildDecision, RestartCounts, RestartPolicy, SupervisedChildren, record_restart,
+};
 
 /// How long a stopping node waits for its children.
 const STOP_CHILDREN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -65,8 +66,7 @@ pub(crate) struct NodeSupervisorArgs {
 /// The running root supervisor.
 pub(crate) struct NodeSupervisorState {
     args: NodeSupervisorArgs,
-    children: HashMap<ActorId, NodeChild>,
-    budgets: HashMap<NodeChild, RestartBudget>,
+    children: SupervisedChildren<NodeChild>,
 }
 
 impl NodeSupervisorState {
@@ -112,8 +112,7 @@ impl NodeSupervisorState {
                 actor.get_id()
             }
         };
-        self.children.insert(actor_id, child);
-        self.budgets.entry(child).or_insert_with(|| RestartBudget::new(self.args.restart_policy));
+        self.children.started(actor_id, child);
         Ok(())
     }
 }
@@ -136,8 +135,8 @@ impl Actor for NodeSupervisor {
         args: NodeSupervisorArgs,
     ) -> Result<NodeSupervisorState, ActorProcessingErr> {
         let partition_count = args.partitions.len();
-        let mut state =
-            NodeSupervisorState { args, children: HashMap::new(), budgets: HashMap::new() };
+        let children = SupervisedChildren::new(args.restart_policy);
+        let mut state = NodeSupervisorState { args, children };
         for position in 0..partition_count {
             state.spawn_child(&myself, NodeChild::Partition(position)).await?;
         }
@@ -163,9 +162,7 @@ impl Actor for NodeSupervisor {
         match message {
             NodeSupervisorMsg::Restart(child) => {
                 state.spawn_child(&myself, child).await?;
-                state.args.restarts.record(role(child));
-                let labels = ActorLabels { actor: role(child).to_string() };
-                state.args.metrics.actor_restarts.get_or_create(&labels).inc();
+                record_restart(&state.args.restarts, &state.args.metrics, role(child));
             }
         }
         Ok(())
@@ -177,25 +174,19 @@ impl Actor for NodeSupervisor {
         event: SupervisionEvent,
         state: &mut NodeSupervisorState,
     ) -> Result<(), ActorProcessingErr> {
-        let (actor_id, reason) = match &event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell.get_id(), error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell.get_id(), reason.clone().unwrap_or_else(|| "stopped".to_string()))
-            }
-            _ => return Ok(()),
+        let Some((actor_id, decision)) = state.children.on_event(&event, Instant::now()) else {
+            return Ok(());
         };
-        let Some(child) = state.children.remove(&actor_id) else { return Ok(()) };
-        if child == NodeChild::Distributor {
-            state.args.distributor_slot.clear_if(actor_id);
-        }
-        let backoff = state.budgets.get_mut(&child).and_then(|budget| budget.allow(Instant::now()));
-        match backoff {
-            Some(backoff) => {
+        match decision {
+            ChildDecision::Restart { child, backoff, reason } => {
+                if child == NodeChild::Distributor {
+                    state.args.distributor_slot.clear_if(actor_id);
+                }
                 warn!(child = role(child), %reason, ?backoff, "node child died, restarting");
                 myself.send_after(backoff, move || NodeSupervisorMsg::Restart(child));
                 Ok(())
             }
-            None => {
+            ChildDecision::Escalate { child, reason } => {
                 let failure = format!("{} failed too often: {reason}", role(child));
                 error!(%failure, "node restart budget spent, stopping the node");
                 myself.stop_children_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;

@@ -11,8 +11,13 @@
 //! child kind and report restarts to `/metrics` and to [`RestartCounts`] for tests.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use ractor::{ActorId, SupervisionEvent};
+
+use crate::actors::metrics::{ActorLabels, NodeMetrics};
 
 /// Restart limits, from the `supervision` config section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,78 @@ impl RestartBudget {
     }
 }
 
+/// What a supervisor does about a child that died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChildDecision<K> {
+    /// Start `child` again after `backoff`.
+    Restart {
+        /// Which child.
+        child: K,
+        /// How long to wait.
+        backoff: Duration,
+        /// Why it died.
+        reason: String,
+    },
+    /// The budget is spent: stop the children and fail, so the parent decides.
+    Escalate {
+        /// Which child.
+        child: K,
+        /// Why it died.
+        reason: String,
+    },
+}
+
+/// The bookkeeping every supervisor shares: which actor is which child, and each child kind's
+/// restart budget. Pure: supervisors feed it events and carry out its decisions.
+#[derive(Debug)]
+pub(crate) struct SupervisedChildren<K> {
+    policy: RestartPolicy,
+    running: HashMap<ActorId, K>,
+    budgets: HashMap<K, RestartBudget>,
+}
+
+impl<K: Copy + Eq + Hash> SupervisedChildren<K> {
+    /// No children yet.
+    pub fn new(policy: RestartPolicy) -> SupervisedChildren<K> {
+        SupervisedChildren { policy, running: HashMap::new(), budgets: HashMap::new() }
+    }
+
+    /// Records that `actor` now runs as `child`.
+    pub fn started(&mut self, actor: ActorId, child: K) {
+        self.running.insert(actor, child);
+        self.budgets.entry(child).or_insert_with(|| RestartBudget::new(self.policy));
+    }
+
+    /// Decides about a supervision event at `now`; `None` for events about unknown actors
+    /// (an old incarnation, a grandchild) or that are not deaths. The dead actor is forgotten.
+    pub fn on_event(
+        &mut self,
+        event: &SupervisionEvent,
+        now: Instant,
+    ) -> Option<(ActorId, ChildDecision<K>)> {
+        let (actor, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell.get_id(), error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell.get_id(), reason.clone().unwrap_or_else(|| "stopped".to_string()))
+            }
+            _ => return None,
+        };
+        let child = self.running.remove(&actor)?;
+        let backoff = self.budgets.get_mut(&child).and_then(|budget| budget.allow(now));
+        let decision = match backoff {
+            Some(backoff) => ChildDecision::Restart { child, backoff, reason },
+            None => ChildDecision::Escalate { child, reason },
+        };
+        Some((actor, decision))
+    }
+}
+
+/// Counts one restart of `role` in the test-visible counts and in `/metrics`.
+pub(crate) fn record_restart(restarts: &RestartCounts, metrics: &NodeMetrics, role: &str) {
+    restarts.record(role);
+    metrics.actor_restarts.get_or_create(&ActorLabels { actor: role.to_string() }).inc();
+}
+
 /// Restart counts per actor role on one node, readable by tests and `/metrics`.
 #[derive(Debug, Clone, Default)]
 pub struct RestartCounts {
@@ -123,6 +200,45 @@ mod tests {
         }
         assert_eq!(budget.allow(start + Duration::from_secs(5)), None);
         assert!(budget.allow(start + Duration::from_secs(11)).is_some());
+    }
+
+    /// An actor that does nothing; its cell stands in for a child in supervision events.
+    struct Idle;
+
+    impl ractor::Actor for Idle {
+        type Msg = ();
+        type State = ();
+        type Arguments = ();
+
+        async fn pre_start(
+            &self,
+            _myself: ractor::ActorRef<()>,
+            _args: (),
+        ) -> Result<(), ractor::ActorProcessingErr> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn children_restart_until_their_budget_is_spent_then_escalate() {
+        let (idle, _) = ractor::Actor::spawn(None, Idle, ()).await.unwrap();
+        let mut children = SupervisedChildren::new(policy());
+        let now = Instant::now();
+        let death = || SupervisionEvent::ActorFailed(idle.get_cell(), "boom".into());
+        assert_eq!(children.on_event(&death(), now), None, "unknown actors are ignored");
+        for attempt in 0..3 {
+            children.started(idle.get_id(), "store");
+            let (actor, decision) = children.on_event(&death(), now).unwrap();
+            assert_eq!(actor, idle.get_id());
+            assert!(
+                matches!(decision, ChildDecision::Restart { child: "store", .. }),
+                "attempt {attempt}"
+            );
+        }
+        children.started(idle.get_id(), "store");
+        let (_, decision) = children.on_event(&death(), now).unwrap();
+        assert_eq!(decision, ChildDecision::Escalate { child: "store", reason: "boom".into() });
+        idle.stop(None);
     }
 
     #[test]

@@ -10,7 +10,6 @@
 //! Children are published through [`ActorSlot`]s owned by the node, so the distributor's and
 //! readers' handles keep working across restarts of the children and of this supervisor.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,13 +19,15 @@ use tracing::{error, warn};
 
 use crate::actors::call::ActorSlot;
 use crate::actors::faults::FaultPoints;
-use crate::actors::metrics::{ActorLabels, NodeMetrics};
+use crate::actors::metrics::NodeMetrics;
 use crate::actors::partition::live_store::{
     LiveStore, LiveStoreArgs, LiveStoreHandle, LiveStoreMsg,
 };
 use crate::actors::partition::log::{PartitionLog, PartitionLogArgs, PartitionLogMsg, WalCell};
 use crate::actors::partition::usage::LiveUsageBoard;
-use crate::actors::supervision::{RestartBudget, RestartCounts, RestartPolicy};
+use crate::actors::supervision::{
+    ChildDecision, RestartCounts, RestartPolicy, SupervisedChildren, record_restart,
+};
 use crate::model::ids::PartitionId;
 use crate::storage::wal::WalOptions;
 
@@ -81,8 +82,7 @@ pub(crate) struct PartitionArgs {
 /// A running partition supervisor.
 pub(crate) struct PartitionSupervisorState {
     args: PartitionArgs,
-    children: HashMap<ActorId, PartitionChild>,
-    budgets: HashMap<PartitionChild, RestartBudget>,
+    children: SupervisedChildren<PartitionChild>,
 }
 
 impl PartitionSupervisorState {
@@ -125,18 +125,16 @@ impl PartitionSupervisorState {
                 actor.get_id()
             }
         };
-        self.children.insert(actor_id, child);
+        self.children.started(actor_id, child);
         Ok(())
     }
 
-    /// Forgets a dead child; returns which one it was.
-    fn child_died(&mut self, actor_id: ActorId) -> Option<PartitionChild> {
-        let child = self.children.remove(&actor_id)?;
+    /// Empties the slot of a dead child so callers wait for its successor.
+    fn clear_slot(&self, child: PartitionChild, actor_id: ActorId) {
         match child {
             PartitionChild::LiveStore => self.args.live_store_slot.clear_if(actor_id),
             PartitionChild::PartitionLog => self.args.log_slot.clear_if(actor_id),
         }
-        Some(child)
     }
 }
 
@@ -150,15 +148,8 @@ impl Actor for PartitionSupervisor {
         myself: ActorRef<PartitionSupervisorMsg>,
         args: PartitionArgs,
     ) -> Result<PartitionSupervisorState, ActorProcessingErr> {
-        let policy = args.restart_policy;
-        let mut state = PartitionSupervisorState {
-            args,
-            children: HashMap::new(),
-            budgets: HashMap::from([
-                (PartitionChild::LiveStore, RestartBudget::new(policy)),
-                (PartitionChild::PartitionLog, RestartBudget::new(policy)),
-            ]),
-        };
+        let children = SupervisedChildren::new(args.restart_policy);
+        let mut state = PartitionSupervisorState { args, children };
         // The store first: the log replays into it as soon as it has opened.
         state.spawn_child(&myself, PartitionChild::LiveStore).await?;
         state.spawn_child(&myself, PartitionChild::PartitionLog).await?;
@@ -183,9 +174,7 @@ impl Actor for PartitionSupervisor {
         match message {
             PartitionSupervisorMsg::Restart(child) => {
                 state.spawn_child(&myself, child).await?;
-                state.args.restarts.record(child.role());
-                let labels = ActorLabels { actor: child.role().to_string() };
-                state.args.metrics.actor_restarts.get_or_create(&labels).inc();
+                record_restart(&state.args.restarts, &state.args.metrics, child.role());
                 if child == PartitionChild::LiveStore {
                     // The new store is empty: have the log replay everything committed.
                     let _ = state.args.log_slot.cast(PartitionLogMsg::ReplayToLiveStore);
@@ -201,23 +190,19 @@ impl Actor for PartitionSupervisor {
         event: SupervisionEvent,
         state: &mut PartitionSupervisorState,
     ) -> Result<(), ActorProcessingErr> {
-        let (actor_id, reason) = match &event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell.get_id(), error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell.get_id(), reason.clone().unwrap_or_else(|| "stopped".to_string()))
-            }
-            _ => return Ok(()),
+        let Some((actor_id, decision)) = state.children.on_event(&event, Instant::now()) else {
+            return Ok(());
         };
-        let Some(child) = state.child_died(actor_id) else { return Ok(()) };
         let partition = state.args.partition;
-        let backoff = state.budgets.get_mut(&child).and_then(|budget| budget.allow(Instant::now()));
-        match backoff {
-            Some(backoff) => {
+        match decision {
+            ChildDecision::Restart { child, backoff, reason } => {
+                state.clear_slot(child, actor_id);
                 warn!(%partition, child = child.role(), %reason, ?backoff, "child died, restarting");
                 myself.send_after(backoff, move || PartitionSupervisorMsg::Restart(child));
                 Ok(())
             }
-            None => {
+            ChildDecision::Escalate { child, reason } => {
+                state.clear_slot(child, actor_id);
                 error!(%partition, child = child.role(), %reason, "restart budget spent, escalating");
                 // The log must be closed before anyone re-opens it.
                 myself.stop_children_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;
