@@ -220,7 +220,7 @@ impl Node {
         let status_state = web::Data::new(StatusState {
             ready: ready.clone(),
             metrics: metrics.clone(),
-            config_yaml: config.to_yaml(),
+            config: config.clone(),
         });
         let query_server = HttpServer::new(move || {
             App::new()

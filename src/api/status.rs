@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actors::metrics::NodeMetrics;
+use crate::config::Config;
 
 /// The Tempo version whose HTTP API spanlake implements.
 pub const TEMPO_API_VERSION: &str = "2.9.0";
@@ -23,8 +24,8 @@ pub(crate) struct StatusState {
     /// False while starting or stopping, or once the node gave up.
     pub ready: Arc<AtomicBool>,
     pub metrics: Arc<NodeMetrics>,
-    /// The effective configuration, as YAML.
-    pub config_yaml: String,
+    /// The effective configuration.
+    pub config: Config,
 }
 
 /// Tempo's `buildinfo` document (six string keys).
@@ -86,12 +87,60 @@ async fn build_info() -> HttpResponse {
     HttpResponse::Ok().json(build_info_document())
 }
 
+/// `?mode=` of `/status/config`, as Tempo has it.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigParams {
+    mode: Option<String>,
+}
+
+/// The configuration as YAML: effective (no mode), `defaults`, or `diff` (only the keys whose
+/// value differs from the default).
+fn config_text(config: &Config, mode: Option<&str>) -> Result<String, String> {
+    let parse = |yaml: String| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&yaml);
+    match mode {
+        None | Some("") => Ok(config.to_yaml()),
+        Some("defaults") => Ok(Config::default().to_yaml()),
+        Some("diff") => {
+            let effective = parse(config.to_yaml()).map_err(|error| error.to_string())?;
+            let defaults = parse(Config::default().to_yaml()).map_err(|error| error.to_string())?;
+            let changed = yaml_diff(&effective, &defaults)
+                .unwrap_or_else(|| serde_yaml_ng::Value::Mapping(Default::default()));
+            serde_yaml_ng::to_string(&changed).map_err(|error| error.to_string())
+        }
+        Some(other) => Err(format!("unknown mode {other:?}: use diff or defaults")),
+    }
+}
+
+/// The parts of `value` that differ from `base`; `None` when they are equal.
+fn yaml_diff(
+    value: &serde_yaml_ng::Value,
+    base: &serde_yaml_ng::Value,
+) -> Option<serde_yaml_ng::Value> {
+    use serde_yaml_ng::Value;
+    match (value, base) {
+        (Value::Mapping(values), Value::Mapping(bases)) => {
+            let changed: serde_yaml_ng::Mapping = values
+                .iter()
+                .filter_map(|(key, value)| {
+                    let differs = match bases.get(key) {
+                        Some(base) => yaml_diff(value, base),
+                        None => Some(value.clone()),
+                    };
+                    differs.map(|value| (key.clone(), value))
+                })
+                .collect();
+            (!changed.is_empty()).then_some(Value::Mapping(changed))
+        }
+        _ => (value != base).then(|| value.clone()),
+    }
+}
+
 fn section_text(state: &StatusState, section: &str) -> Option<String> {
     match section {
         "version" => {
             Some(format!("spanlake, version {SPANLAKE_VERSION} (Tempo API {TEMPO_API_VERSION})\n"))
         }
-        "config" => Some(state.config_yaml.clone()),
+        "config" => Some(state.config.to_yaml()),
         "services" => {
             Some("distributor: Running\npartitions: Running\nquery: Running\n".to_string())
         }
@@ -109,12 +158,41 @@ async fn status_all(state: web::Data<StatusState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(text)
 }
 
-async fn status_section(path: web::Path<String>, state: web::Data<StatusState>) -> HttpResponse {
+async fn status_section(
+    path: web::Path<String>,
+    params: web::Query<ConfigParams>,
+    state: web::Data<StatusState>,
+) -> HttpResponse {
+    if path.as_str() == "config" {
+        return match config_text(&state.config, params.mode.as_deref()) {
+            Ok(text) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(text),
+            Err(message) => HttpResponse::BadRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{message}\n")),
+        };
+    }
     match section_text(&state, &path) {
         Some(body) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body),
         None => HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body(format!(
             "unknown status section {:?}: try version, services or config\n",
             path.as_str()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_modes_show_effective_defaults_and_diff() {
+        let mut config = Config::default();
+        config.partitions.count = 8;
+        assert!(config_text(&config, None).unwrap().contains("count: 8"));
+        assert!(config_text(&config, Some("defaults")).unwrap().contains("count: 4"));
+        let diff = config_text(&config, Some("diff")).unwrap();
+        assert_eq!(diff.trim(), "partitions:\n  count: 8");
+        assert_eq!(config_text(&Config::default(), Some("diff")).unwrap().trim(), "{}");
+        assert!(config_text(&config, Some("everything")).is_err());
     }
 }

@@ -285,6 +285,7 @@ impl DistributorHandle {
     /// Validates, routes and durably stores one request; `Ok` only once every partition that
     /// received spans has fsynced them. Invalid spans are refused individually (reported in
     /// the outcome) unless every span is invalid, which refuses the request.
+    #[tracing::instrument(name = "push", skip_all, fields(tenant = %tenant, wire_bytes))]
     pub async fn push(
         &self,
         tenant: TenantId,

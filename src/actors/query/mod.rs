@@ -74,6 +74,7 @@ impl TraceByIdQuerier {
     }
 
     /// Every span of `trace_id` held for any of `tenants`, merged and de-duplicated.
+    #[tracing::instrument(name = "find_trace", skip_all, fields(trace_id = %trace_id, tenants = tenants.len()))]
     pub async fn find_trace(
         &self,
         tenants: &[TenantId],
