@@ -165,6 +165,8 @@ impl Node {
                     group_commit_max_wait: wal_config.group_commit_max_wait.0,
                     group_commit_max_bytes: usize::try_from(wal_config.group_commit_max_bytes)
                         .unwrap_or(usize::MAX),
+                    // Until blocks exist nothing is flushed; the Blocks issue sets this from config.
+                    recent_window: Duration::from_secs(30),
                     log_slot: ActorSlot::new(format!("partition log {partition}")),
                     live_store_slot: ActorSlot::new(format!("live-store {partition}")),
                     usage: usage.clone(),
@@ -363,7 +365,7 @@ async fn wait_for_replay(
             .map_err(|error| format!("partition log did not open: {error}"))?;
         loop {
             let applied = live_store.applied().await.map_err(|error| error.to_string())?;
-            if applied >= committed {
+            if applied.is_some_and(|applied| applied >= committed) {
                 break;
             }
             if Instant::now() > deadline {

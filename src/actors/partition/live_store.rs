@@ -1,12 +1,14 @@
 //! Live-store actor: the recent traces of one partition, applied from its committed log and
 //! queryable by trace id. Logic lives in [`LiveTraces`]; `handle()` dispatches.
 //!
-//! It starts empty: the partition log replays every committed record into it (on node start
-//! and after either actor restarts). A gap in the records it receives (records sent while it
-//! was down) makes it ask the log to resend from the gap.
+//! It starts empty and without a base: the partition log sets the base (the first record it
+//! still holds) and replays every committed record into it (on node start and after either
+//! actor restarts). A gap in the records it receives (records sent while it was down) makes
+//! it ask the log to resend from the gap. Traces that registered blocks hold are evicted
+//! once the recent window has passed, so memory follows the unflushed log, not all history.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::{debug, warn};
@@ -25,6 +27,8 @@ use crate::model::ids::{LogIndex, PartitionId, TenantId, TraceId};
 const FIND_TRACE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long asking for the applied index may take.
 const APPLIED_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often flushed traces past the recent window are evicted.
+const EVICT_PERIOD: Duration = Duration::from_secs(1);
 
 /// The live-store actor (behaviour only; state lives in [`LiveStoreState`]).
 pub(crate) struct LiveStore;
@@ -39,8 +43,15 @@ pub(crate) enum LiveStoreMsg {
         trace_id: TraceId,
         reply: RpcReplyPort<Option<LiveTraceSnapshot>>,
     },
-    /// The last log index applied (the log resends everything after it).
-    GetApplied { reply: RpcReplyPort<LogIndex> },
+    /// The last log index applied, `None` before the base is set (the log resends the rest).
+    GetApplied { reply: RpcReplyPort<Option<LogIndex>> },
+    /// The log holds nothing at or below `base`: the next record is `base + 1`.
+    SetBase { base: LogIndex },
+    /// Every record up to `up_to` is in a registered block.
+    #[allow(dead_code)] // sent by the block-builder, which lands next
+    Flushed { up_to: LogIndex },
+    /// Forgets flushed traces older than the recent window (sent by a timer).
+    EvictExpired,
 }
 
 /// What a live-store starts from.
@@ -50,6 +61,8 @@ pub(crate) struct LiveStoreArgs {
     pub usage: LiveUsageBoard,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
+    /// How long flushed traces stay queryable from memory.
+    pub recent_window: Duration,
 }
 
 /// A live-store's state: the pure core plus its collaborators.
@@ -92,6 +105,16 @@ impl Actor for LiveStore {
         Ok(state)
     }
 
+    async fn post_start(
+        &self,
+        myself: ActorRef<LiveStoreMsg>,
+        _state: &mut LiveStoreState,
+    ) -> Result<(), ActorProcessingErr> {
+        // The timer stops with the actor.
+        myself.send_interval(EVICT_PERIOD, || LiveStoreMsg::EvictExpired);
+        Ok(())
+    }
+
     async fn handle(
         &self,
         _myself: ActorRef<LiveStoreMsg>,
@@ -108,6 +131,9 @@ impl Actor for LiveStore {
                 match state.traces.apply(&records)? {
                     ApplyOutcome::Applied { applied } => {
                         debug!(partition = %state.args.partition, %applied, "applied records");
+                    }
+                    ApplyOutcome::NoBase => {
+                        debug!(partition = %state.args.partition, "records before the base, dropped");
                     }
                     ApplyOutcome::Gap { from } => {
                         warn!(partition = %state.args.partition, %from, "records missing, asking the log to resend");
@@ -128,6 +154,15 @@ impl Actor for LiveStore {
             }
             LiveStoreMsg::GetApplied { reply } => {
                 let _ = reply.send(state.traces.applied());
+            }
+            LiveStoreMsg::SetBase { base } => state.traces.set_base(base),
+            LiveStoreMsg::Flushed { up_to } => state.traces.flushed(up_to, Instant::now()),
+            LiveStoreMsg::EvictExpired => {
+                let evicted = state.traces.evict(Instant::now(), state.args.recent_window);
+                if evicted > 0 {
+                    debug!(partition = %state.args.partition, evicted, "evicted flushed traces");
+                    state.publish_usage();
+                }
             }
         }
         Ok(())
@@ -157,9 +192,20 @@ impl LiveStoreHandle {
             .await
     }
 
-    /// The last log index the live-store applied.
-    pub async fn applied(&self) -> Result<LogIndex, CallError> {
+    /// The last log index the live-store applied; `None` before its base is set.
+    pub async fn applied(&self) -> Result<Option<LogIndex>, CallError> {
         self.slot.call(|reply| LiveStoreMsg::GetApplied { reply }, APPLIED_TIMEOUT).await
+    }
+
+    /// Tells the store the log holds nothing at or below `base`.
+    pub fn set_base(&self, base: LogIndex) {
+        let _ = self.slot.cast(LiveStoreMsg::SetBase { base });
+    }
+
+    /// Tells the store every record up to `up_to` is in a registered block.
+    #[allow(dead_code)] // called by the block-builder, which lands next
+    pub fn flushed(&self, up_to: LogIndex) {
+        let _ = self.slot.cast(LiveStoreMsg::Flushed { up_to });
     }
 
     /// Hands committed records over; a store that is down catches up when it restarts.

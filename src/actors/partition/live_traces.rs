@@ -10,8 +10,16 @@
 //! Records apply exactly once and in order: an index at or below `applied` is a replay and
 //! is skipped; an index past `applied + 1` means records were lost in transit (the actor was
 //! restarting) and is refused with [`ApplyOutcome::Gap`] so the log can resend from the gap.
+//! A fresh store has no base: the log purges what blocks hold, so the first record it will
+//! see is not known until the log says so ([`LiveTraces::set_base`]); records arriving
+//! before that are dropped, and the replay that follows covers them.
+//!
+//! Eviction: once a block holding every record up to `n` is registered, traces whose last
+//! record is at or below `n` are forgotten after a recent window (queries then find them in
+//! the block). A trace written again after the flush stays until a later flush covers it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prost::Message;
@@ -39,6 +47,8 @@ struct LiveTrace {
     start_unix_nano: u64,
     end_unix_nano: u64,
     span_count: u64,
+    /// The last log record that added spans to it.
+    last_index: LogIndex,
 }
 
 /// A copy of one live trace, handed to readers.
@@ -70,6 +80,8 @@ pub(crate) enum ApplyOutcome {
     Applied { applied: LogIndex },
     /// A record past `applied + 1` arrived: records are missing and must be resent from `from`.
     Gap { from: LogIndex },
+    /// No base yet: the records were dropped (the log's replay brings them).
+    NoBase,
 }
 
 /// Why a record could not be applied.
@@ -85,45 +97,68 @@ pub(crate) enum LiveTracesError {
 pub(crate) struct LiveTraces {
     tenants: HashMap<TenantId, HashMap<TraceId, LiveTrace>>,
     usage: HashMap<TenantId, TenantUsage>,
-    applied: LogIndex,
+    /// The last record applied; `None` until the log set the base.
+    applied: Option<LogIndex>,
+    /// Traces by the last record that touched them, for eviction. Lazy: an entry is stale
+    /// when its trace was touched again later, and eviction re-checks.
+    by_last_index: BTreeMap<LogIndex, Vec<(TenantId, TraceId)>>,
+    /// Flushes not yet acted on: (every record up to here is in a block, since when).
+    flushes: VecDeque<(LogIndex, Instant)>,
 }
 
 impl LiveTraces {
-    /// Creates an empty store that expects log index 1 next.
+    /// Creates an empty store without a base.
     pub fn new() -> LiveTraces {
         LiveTraces::default()
     }
 
-    /// The last log index applied.
-    pub fn applied(&self) -> LogIndex {
+    /// The last log index applied; `None` before the base is set.
+    pub fn applied(&self) -> Option<LogIndex> {
         self.applied
+    }
+
+    /// Declares that the next record to apply is `base + 1` (the log holds nothing older).
+    /// Moves the mark forward only: applied records are kept.
+    pub fn set_base(&mut self, base: LogIndex) {
+        self.applied = Some(self.applied.map_or(base, |applied| applied.max(base)));
     }
 
     /// Applies committed records in log order (see the module doc for replays and gaps).
     pub fn apply(&mut self, records: &[CommittedRecord]) -> Result<ApplyOutcome, LiveTracesError> {
+        let Some(mut applied) = self.applied else {
+            return Ok(ApplyOutcome::NoBase);
+        };
+        let mut outcome = None;
         for record in records {
-            if record.index <= self.applied {
+            if record.index <= applied {
                 continue;
             }
-            if record.index != self.applied.next() {
-                return Ok(ApplyOutcome::Gap { from: self.applied.next() });
+            if record.index != applied.next() {
+                outcome = Some(ApplyOutcome::Gap { from: applied.next() });
+                break;
             }
-            let batch = TraceBatch::decode(record.payload.clone()).map_err(|error| {
-                LiveTracesError::UndecodableRecord {
-                    index: record.index,
-                    reason: error.to_string(),
+            let batch = match TraceBatch::decode(record.payload.clone()) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.applied = Some(applied);
+                    return Err(LiveTracesError::UndecodableRecord {
+                        index: record.index,
+                        reason: error.to_string(),
+                    });
                 }
-            })?;
-            self.apply_batch(batch);
-            self.applied = record.index;
+            };
+            self.apply_batch(batch, record.index);
+            applied = record.index;
         }
-        Ok(ApplyOutcome::Applied { applied: self.applied })
+        self.applied = Some(applied);
+        Ok(outcome.unwrap_or(ApplyOutcome::Applied { applied }))
     }
 
-    fn apply_batch(&mut self, batch: TraceBatch) {
+    fn apply_batch(&mut self, batch: TraceBatch, index: LogIndex) {
         let tenant = batch.tenant_id();
         let traces = self.tenants.entry(tenant.clone()).or_default();
-        let usage = self.usage.entry(tenant).or_default();
+        let usage = self.usage.entry(tenant.clone()).or_default();
+        let touched = self.by_last_index.entry(index).or_default();
         for fragment in batch.traces {
             let Some(trace_id) = fragment.trace_id() else {
                 // The distributor only writes 16-byte ids; skip rather than poison the store.
@@ -139,8 +174,47 @@ impl LiveTraces {
             trace.start_unix_nano = trace.start_unix_nano.min(fragment.start_unix_nano);
             trace.end_unix_nano = trace.end_unix_nano.max(fragment.end_unix_nano);
             trace.span_count += u64::from(fragment.span_count);
+            trace.last_index = index;
             usage.bytes += fragment.traces_data.len() as u64;
+            touched.push((tenant.clone(), trace_id));
         }
+    }
+
+    /// Records that every log record up to `up_to` is in a registered block, as of `now`.
+    pub fn flushed(&mut self, up_to: LogIndex, now: Instant) {
+        self.flushes.push_back((up_to, now));
+    }
+
+    /// Forgets traces whose every record is in a block flushed at least `window` ago;
+    /// returns how many.
+    pub fn evict(&mut self, now: Instant, window: Duration) -> u64 {
+        let mut evictable = None;
+        while let Some((up_to, at)) = self.flushes.front().copied() {
+            if now.saturating_duration_since(at) < window {
+                break;
+            }
+            evictable = Some(up_to);
+            self.flushes.pop_front();
+        }
+        let Some(up_to) = evictable else { return 0 };
+        let later = self.by_last_index.split_off(&up_to.next());
+        let candidates = std::mem::replace(&mut self.by_last_index, later);
+        let mut evicted = 0;
+        for (tenant, trace_id) in candidates.into_values().flatten() {
+            let Some(traces) = self.tenants.get_mut(&tenant) else { continue };
+            // A stale entry: the trace got spans after this point and a later entry covers it.
+            if traces.get(&trace_id).is_none_or(|trace| trace.last_index > up_to) {
+                continue;
+            }
+            let Some(trace) = traces.remove(&trace_id) else { continue };
+            evicted += 1;
+            if let Some(usage) = self.usage.get_mut(&tenant) {
+                usage.traces = usage.traces.saturating_sub(1);
+                usage.bytes =
+                    usage.bytes.saturating_sub(trace.data.len() as u64 + TRACE_OVERHEAD_BYTES);
+            }
+        }
+        evicted
     }
 
     /// A copy of one trace, if this store holds spans of it.
@@ -166,69 +240,5 @@ impl LiveTraces {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::batch::TraceFragment;
-
-    fn record(index: u64, tenant: &str, trace: u8, payload_len: usize) -> CommittedRecord {
-        let batch = TraceBatch {
-            tenant: tenant.into(),
-            traces: vec![TraceFragment {
-                trace_id: vec![trace; 16],
-                start_unix_nano: 100 + index,
-                end_unix_nano: 200 + index,
-                span_count: 2,
-                traces_data: Bytes::from(vec![0u8; payload_len]),
-            }],
-        };
-        CommittedRecord { index: LogIndex(index), payload: Bytes::from(batch.encode_to_vec()) }
-    }
-
-    #[test]
-    fn fragments_of_a_trace_accumulate() {
-        let mut store = LiveTraces::new();
-        let outcome = store.apply(&[record(1, "a", 1, 10), record(2, "a", 1, 5)]).unwrap();
-        assert_eq!(outcome, ApplyOutcome::Applied { applied: LogIndex(2) });
-        let trace = store.find(&TenantId::new("a"), &TraceId([1; 16])).unwrap();
-        assert_eq!(trace.traces_data.len(), 15);
-        assert_eq!(trace.span_count, 4);
-        assert_eq!((trace.start_unix_nano, trace.end_unix_nano), (101, 202));
-        assert_eq!(store.usage()[&TenantId::new("a")], TenantUsage { traces: 1, bytes: 96 + 15 });
-    }
-
-    #[test]
-    fn tenants_are_isolated() {
-        let mut store = LiveTraces::new();
-        store.apply(&[record(1, "a", 1, 1), record(2, "b", 2, 1)]).unwrap();
-        assert!(store.find(&TenantId::new("a"), &TraceId([2; 16])).is_none());
-        assert!(store.find(&TenantId::new("b"), &TraceId([2; 16])).is_some());
-        assert_eq!(store.trace_count(), 2);
-    }
-
-    #[test]
-    fn replayed_records_apply_once() {
-        let mut store = LiveTraces::new();
-        store.apply(&[record(1, "a", 1, 10)]).unwrap();
-        store.apply(&[record(1, "a", 1, 10), record(2, "a", 1, 10)]).unwrap();
-        let trace = store.find(&TenantId::new("a"), &TraceId([1; 16])).unwrap();
-        assert_eq!(trace.span_count, 4);
-        assert_eq!(store.applied(), LogIndex(2));
-    }
-
-    #[test]
-    fn a_gap_is_reported_and_nothing_past_it_applies() {
-        let mut store = LiveTraces::new();
-        store.apply(&[record(1, "a", 1, 1)]).unwrap();
-        let outcome = store.apply(&[record(3, "a", 3, 1)]).unwrap();
-        assert_eq!(outcome, ApplyOutcome::Gap { from: LogIndex(2) });
-        assert!(store.find(&TenantId::new("a"), &TraceId([3; 16])).is_none());
-        assert_eq!(store.applied(), LogIndex(1));
-    }
-
-    #[test]
-    fn an_undecodable_record_is_an_error() {
-        let mut store = LiveTraces::new();
-        let bad = CommittedRecord { index: LogIndex(1), payload: Bytes::from_static(&[0xff; 4]) };
-        assert!(store.apply(&[bad]).is_err());
-    }
-}
+#[path = "live_traces_tests.rs"]
+mod tests;

@@ -269,15 +269,29 @@ async fn finish_flush(
     Ok(())
 }
 
-/// Sends the live-store every committed record after the one it applied last.
+/// Sends the live-store every committed record it has not applied, from the first record
+/// the log still holds (older ones are in blocks): sets the store's base first when needed.
 async fn replay_to_live_store(state: &mut PartitionLogState) -> Result<(), ActorProcessingErr> {
     let applied = match state.args.live_store.applied().await {
         Ok(applied) => applied,
         // It is restarting: its supervisor asks for a replay once it is back.
         Err(_) => return Ok(()),
     };
+    let wal = state.args.wal.clone();
+    let first_held = tokio::task::spawn_blocking(move || {
+        let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.as_ref().and_then(Wal::last_purged).map_or(LogIndex(1), |purged| purged.index.next())
+    })
+    .await?;
+    let mut from = match applied {
+        Some(applied) if applied.next() >= first_held => applied.next(),
+        _ => {
+            state.args.live_store.set_base(LogIndex(first_held.0.saturating_sub(1)));
+            first_held
+        }
+    };
     let committed = state.core.committed();
-    let mut from = applied.next();
+    let replay_from = from;
     while from <= committed {
         let to = LogIndex((from.0 + REPLAY_CHUNK_RECORDS - 1).min(committed.0));
         let wal = state.args.wal.clone();
@@ -299,8 +313,8 @@ async fn replay_to_live_store(state: &mut PartitionLogState) -> Result<(), Actor
         state.args.live_store.apply(committed_records);
         from = to.next();
     }
-    if committed > applied {
-        info!(partition = %state.args.partition, from = %applied.next(), to = %committed, "replayed log into live-store");
+    if committed >= replay_from {
+        info!(partition = %state.args.partition, from = %replay_from, to = %committed, "replayed log into live-store");
     }
     Ok(())
 }

@@ -70,6 +70,8 @@ pub(crate) struct PartitionArgs {
     pub wal: WalCell,
     pub group_commit_max_wait: Duration,
     pub group_commit_max_bytes: usize,
+    /// How long flushed traces stay in the live-store.
+    pub recent_window: Duration,
     pub log_slot: ActorSlot<PartitionLogMsg>,
     pub live_store_slot: ActorSlot<LiveStoreMsg>,
     pub usage: LiveUsageBoard,
@@ -101,6 +103,7 @@ impl PartitionSupervisorState {
                     usage: args.usage.clone(),
                     faults: args.faults.clone(),
                     metrics: args.metrics.clone(),
+                    recent_window: args.recent_window,
                 };
                 let (actor, _) =
                     Actor::spawn_linked(None, LiveStore, live_store_args, supervisor).await?;
