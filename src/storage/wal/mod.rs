@@ -166,6 +166,27 @@ impl Wal {
         self.poison_on_error(result)
     }
 
+    /// Sizes on disk of the readable records `from..=to` (clamped to what exists), from the
+    /// in-memory index: what the block-builder needs to plan cuts after a restart.
+    pub(crate) fn frame_sizes(
+        &self,
+        from: LogIndex,
+        to_inclusive: LogIndex,
+    ) -> Vec<(LogIndex, u64)> {
+        let mut sizes = Vec::new();
+        let (Some(first), Some(last)) = (self.first_index(), self.last) else { return sizes };
+        let from = from.max(first);
+        let to = to_inclusive.min(last.index);
+        for segment in &self.segments {
+            let Some(segment_last) = segment.last_index() else { continue };
+            if segment_last < from || segment.first_index() > to {
+                continue;
+            }
+            segment.frame_sizes(from.max(segment.first_index()), to.min(segment_last), &mut sizes);
+        }
+        sizes
+    }
+
     /// Returns the records with `from <= index <= to_inclusive`, clamped to what exists, in
     /// order; `Purged` when `from` is at or below the purge point. The whole range is read into
     /// memory, so callers ask for bounded ranges.

@@ -137,6 +137,22 @@ impl Segment {
         self.offsets.last().copied()
     }
 
+    /// Frame sizes (header included) of the records `from..=to`, which this segment holds,
+    /// taken from the in-memory offsets: no disk read.
+    pub(super) fn frame_sizes(
+        &self,
+        from: LogIndex,
+        to: LogIndex,
+        sizes: &mut Vec<(LogIndex, u64)>,
+    ) {
+        for index in from.0..=to.0 {
+            let position = (index - self.first_index.0) as usize;
+            let Some(start) = self.offsets.get(position) else { break };
+            let end = self.offsets.get(position + 1).copied().unwrap_or(self.len);
+            sizes.push((LogIndex(index), end.saturating_sub(*start)));
+        }
+    }
+
     /// Length of the file in bytes.
     pub(super) fn len(&self) -> u64 {
         self.len

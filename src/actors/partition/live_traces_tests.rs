@@ -1,0 +1,104 @@
+use super::*;
+use crate::model::batch::TraceFragment;
+
+fn record(index: u64, tenant: &str, trace: u8, payload_len: usize) -> CommittedRecord {
+    let batch = TraceBatch {
+        tenant: tenant.into(),
+        traces: vec![TraceFragment {
+            trace_id: vec![trace; 16],
+            start_unix_nano: 100 + index,
+            end_unix_nano: 200 + index,
+            span_count: 2,
+            traces_data: Bytes::from(vec![0u8; payload_len]),
+        }],
+    };
+    CommittedRecord { index: LogIndex(index), payload: Bytes::from(batch.encode_to_vec()) }
+}
+
+/// A store whose log starts at index 1.
+fn based() -> LiveTraces {
+    let mut store = LiveTraces::new();
+    store.set_base(LogIndex(0));
+    store
+}
+
+#[test]
+fn fragments_of_a_trace_accumulate() {
+    let mut store = based();
+    let outcome = store.apply(&[record(1, "a", 1, 10), record(2, "a", 1, 5)]).unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied { applied: LogIndex(2) });
+    let trace = store.find(&TenantId::new("a"), &TraceId([1; 16])).unwrap();
+    assert_eq!(trace.traces_data.len(), 15);
+    assert_eq!(trace.span_count, 4);
+    assert_eq!((trace.start_unix_nano, trace.end_unix_nano), (101, 202));
+    assert_eq!(store.usage()[&TenantId::new("a")], TenantUsage { traces: 1, bytes: 96 + 15 });
+}
+
+#[test]
+fn tenants_are_isolated() {
+    let mut store = based();
+    store.apply(&[record(1, "a", 1, 1), record(2, "b", 2, 1)]).unwrap();
+    assert!(store.find(&TenantId::new("a"), &TraceId([2; 16])).is_none());
+    assert!(store.find(&TenantId::new("b"), &TraceId([2; 16])).is_some());
+    assert_eq!(store.trace_count(), 2);
+}
+
+#[test]
+fn replayed_records_apply_once() {
+    let mut store = based();
+    store.apply(&[record(1, "a", 1, 10)]).unwrap();
+    store.apply(&[record(1, "a", 1, 10), record(2, "a", 1, 10)]).unwrap();
+    let trace = store.find(&TenantId::new("a"), &TraceId([1; 16])).unwrap();
+    assert_eq!(trace.span_count, 4);
+    assert_eq!(store.applied(), Some(LogIndex(2)));
+}
+
+#[test]
+fn a_gap_is_reported_and_nothing_past_it_applies() {
+    let mut store = based();
+    store.apply(&[record(1, "a", 1, 1)]).unwrap();
+    let outcome = store.apply(&[record(3, "a", 3, 1)]).unwrap();
+    assert_eq!(outcome, ApplyOutcome::Gap { from: LogIndex(2) });
+    assert!(store.find(&TenantId::new("a"), &TraceId([3; 16])).is_none());
+    assert_eq!(store.applied(), Some(LogIndex(1)));
+}
+
+#[test]
+fn an_undecodable_record_is_an_error() {
+    let mut store = based();
+    let bad = CommittedRecord { index: LogIndex(1), payload: Bytes::from_static(&[0xff; 4]) };
+    assert!(store.apply(&[bad]).is_err());
+}
+
+#[test]
+fn records_before_the_base_is_known_are_dropped() {
+    let mut store = LiveTraces::new();
+    assert_eq!(store.apply(&[record(7, "a", 1, 1)]).unwrap(), ApplyOutcome::NoBase);
+    assert_eq!(store.applied(), None);
+    store.set_base(LogIndex(6));
+    store.apply(&[record(7, "a", 1, 1)]).unwrap();
+    assert_eq!(store.applied(), Some(LogIndex(7)));
+    store.set_base(LogIndex(3));
+    assert_eq!(store.applied(), Some(LogIndex(7)), "the base never moves backwards");
+}
+
+#[test]
+fn flushed_traces_are_evicted_after_the_window_unless_written_again() {
+    let mut store = based();
+    let start = Instant::now();
+    let window = Duration::from_secs(30);
+    store.apply(&[record(1, "a", 1, 10), record(2, "a", 2, 10), record(3, "a", 3, 10)]).unwrap();
+    store.flushed(LogIndex(2), start);
+    store.apply(&[record(4, "a", 2, 10)]).unwrap();
+    assert_eq!(store.evict(start + Duration::from_secs(10), window), 0, "inside the window");
+    assert_eq!(store.evict(start + Duration::from_secs(31), window), 1, "trace 1 only");
+    let tenant = TenantId::new("a");
+    assert!(store.find(&tenant, &TraceId([1; 16])).is_none());
+    assert!(store.find(&tenant, &TraceId([2; 16])).is_some(), "written again after the flush");
+    assert!(store.find(&tenant, &TraceId([3; 16])).is_some(), "not flushed yet");
+    assert_eq!(store.usage()[&tenant], TenantUsage { traces: 2, bytes: 2 * 96 + 30 });
+    store.flushed(LogIndex(4), start + Duration::from_secs(40));
+    assert_eq!(store.evict(start + Duration::from_secs(80), window), 2);
+    assert_eq!(store.trace_count(), 0);
+    assert_eq!(store.usage()[&tenant], TenantUsage::default());
+}
