@@ -104,7 +104,11 @@ impl FlushPlanner {
         if self.in_progress.is_some() {
             return None;
         }
-        let (first, _, oldest_at) = *self.pending.front()?;
+        let (_, _, oldest_at) = *self.pending.front()?;
+        // Always right after the flushed point, never at the first *known* pending record: a
+        // record whose notice was lost (the builder was restarting) must not fall in a hole
+        // that the purge after this flush would drop.
+        let first = self.flushed_through.next();
         let range = match self.resume_to.take() {
             Some(resume_to) => FlushRange { first, last: resume_to },
             None => {
@@ -117,7 +121,7 @@ impl FlushPlanner {
                 if !(full || old || idle) {
                     return None;
                 }
-                FlushRange { first, last: self.bounded_last() }
+                FlushRange { first, last: self.bounded_last().max(first) }
             }
         };
         self.in_progress = Some(range);
@@ -273,5 +277,17 @@ mod tests {
         planner.committed(LogIndex(6), 1, start);
         planner.committed(LogIndex(6), 1, start);
         assert_eq!(planner.pending_bytes(), 1);
+    }
+
+    #[test]
+    fn ranges_start_right_after_the_flushed_point_even_if_notices_were_lost() {
+        let start = Instant::now();
+        // Records 1 and 2 were committed while the builder was down: only 3 is known.
+        let mut planner =
+            FlushPlanner::new(policy(), LogIndex(0), &[(LogIndex(3), 200)], None, start);
+        assert_eq!(
+            planner.next_flush(start),
+            Some(FlushRange { first: LogIndex(1), last: LogIndex(3) })
+        );
     }
 }
