@@ -229,6 +229,13 @@ fn check_scalar(value: &ValueKind, default: &ValueKind) -> Result<(), String> {
             }
             _ => check_number(value),
         },
+        ValueKind::Float(_) => match value {
+            ValueKind::String(s) if s.trim().parse::<f64>().is_err() => {
+                Err(format!("expected a number, got {s:?}"))
+            }
+            ValueKind::Boolean(b) => Err(format!("expected a number, got {b}")),
+            _ => Ok(()),
+        },
         ValueKind::Boolean(_) => match value {
             ValueKind::Boolean(_) => Ok(()),
             ValueKind::String(s)

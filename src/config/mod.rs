@@ -16,14 +16,19 @@
 //!
 //! Each component is handed only its own section ([`ServerConfig`],
 //! [`DistributorConfig`], [`WalConfig`], ...). Durations are written the Go
-//! way (`"100ms"`, `"1h30m"`, see [`HumanDuration`]).
+//! way (`"100ms"`, `"1h30m"`, see [`HumanDuration`]). Secrets (object-store
+//! keys) are shown as `<redacted>` by [`Config::to_yaml_redacted`], which is
+//! what `--print-config` and `/status/config` print.
 
 mod duration;
 mod error;
 mod load;
 mod sections;
+mod storage;
 mod validate;
 
+#[cfg(test)]
+mod storage_tests;
 #[cfg(test)]
 mod tests;
 
@@ -36,10 +41,15 @@ use serde::{Deserialize, Serialize};
 pub use duration::{DurationParseError, HumanDuration};
 pub use error::ConfigError;
 pub use sections::{
-    DistributorConfig, GlobalLimitsConfig, IngestionLimitsConfig, LiveStoreConfig, LogFormat,
-    LogLevel, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocolsConfig, OtlpReceiverConfig,
-    OverridesConfig, PartitionsConfig, ReceiversConfig, ServerConfig, StorageConfig,
-    SupervisionConfig, Target, TenantLimitsConfig, TraceStorageConfig, WalConfig,
+    BlockBuilderConfig, DistributorConfig, GlobalLimitsConfig, IngestionLimitsConfig,
+    LiveStoreConfig, LogFormat, LogLevel, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocolsConfig,
+    OtlpReceiverConfig, OverridesConfig, PartitionsConfig, ReceiversConfig, ServerConfig,
+    SupervisionConfig, Target, TenantLimitsConfig,
+};
+pub use storage::{
+    AzureStorageConfig, BlockConfig, GcsStorageConfig, LocalStorageConfig, REDACTED,
+    S3StorageConfig, StorageBackend, StorageConfig, StorageRetryConfig, TraceStorageConfig,
+    WalConfig,
 };
 pub use validate::{MAX_GROUP_COMMIT_WAIT, MAX_PARTITIONS};
 
@@ -57,14 +67,7 @@ pub const IGNORED_TEMPO_KEYS: &[(&str, &str)] = &[
         "the OTLP request limit is distributor.max_request_bytes",
     ),
     ("server.grpc_server_max_send_msg_size", "has no effect in spanlake"),
-    (
-        "storage.trace.backend",
-        "spanlake keeps traces in its own partition logs under storage.trace.wal.path",
-    ),
-    (
-        "storage.trace.local",
-        "spanlake keeps traces in its own partition logs under storage.trace.wal.path",
-    ),
+    ("storage.trace.block.version", "spanlake has a single block format"),
     ("ingester", "spanlake has no separate ingester"),
     ("compactor", "spanlake has no compactor"),
     ("querier", "spanlake has no separate querier"),
@@ -93,6 +96,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Recent traces in memory.
     pub live_store: LiveStoreConfig,
+    /// Cutting blocks out of the partition logs.
+    pub block_builder: BlockBuilderConfig,
     /// Per-tenant limits.
     pub overrides: OverridesConfig,
     /// Actor restart policy.
@@ -142,11 +147,26 @@ impl Config {
         LoadedConfig::load_file(path, env).map(|loaded| loaded.config)
     }
 
-    /// The configuration as YAML with every key, for `--print-config` and
-    /// `/status/config`; loading it gives back an equal `Config`.
+    /// The configuration as YAML with every key, secrets included; loading it
+    /// gives back an equal `Config`. What is shown to people is
+    /// [`Config::to_yaml_redacted`].
     pub fn to_yaml(&self) -> String {
         serde_yaml_ng::to_string(self)
             .unwrap_or_else(|err| format!("# cannot render the configuration: {err}\n"))
+    }
+
+    /// [`Config::to_yaml`] with every secret that is set (`storage.trace.s3.secret_key`,
+    /// `storage.trace.s3.session_token`, `storage.trace.azure.storage_account_key`) shown as
+    /// [`REDACTED`]: what `--print-config` and `/status/config` show.
+    pub fn to_yaml_redacted(&self) -> String {
+        self.redacted().to_yaml()
+    }
+
+    /// A copy with every secret that is set replaced by [`REDACTED`].
+    pub fn redacted(&self) -> Config {
+        let mut copy = self.clone();
+        copy.storage.trace.redact_secrets();
+        copy
     }
 
     /// Where the query API listens (`server.http_listen_address:http_listen_port`).

@@ -2,7 +2,6 @@
 //! their defaults. Each component is handed only its own section.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -91,6 +90,8 @@ macro_rules! string_enum {
         }
     };
 }
+
+pub(super) use string_enum;
 
 string_enum! {
     /// Which components this process runs (Tempo's `target`). Only `all` (one
@@ -284,49 +285,6 @@ impl Default for PartitionsConfig {
     }
 }
 
-/// `storage` (Tempo's section).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StorageConfig {
-    /// Trace storage.
-    pub trace: TraceStorageConfig,
-}
-
-/// `storage.trace` (Tempo's section).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TraceStorageConfig {
-    /// The write-ahead log.
-    pub wal: WalConfig,
-}
-
-/// `storage.trace.wal`: the write-ahead log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WalConfig {
-    /// Directory of the log (Tempo's key). Default `./data/wal`.
-    pub path: PathBuf,
-    /// Size at which a segment file is rolled. Default `67108864` (64 MiB).
-    pub segment_bytes: u64,
-    /// Extra time to wait gathering more requests into one fsync; at most
-    /// `100ms`. Default `0s` (sync as soon as the previous sync is done).
-    pub group_commit_max_wait: HumanDuration,
-    /// Bytes after which a group commit syncs without waiting longer.
-    /// Default `16777216` (16 MiB).
-    pub group_commit_max_bytes: u64,
-}
-
-impl Default for WalConfig {
-    fn default() -> Self {
-        Self {
-            path: PathBuf::from("./data/wal"),
-            segment_bytes: 64 * 1024 * 1024,
-            group_commit_max_wait: HumanDuration::ZERO,
-            group_commit_max_bytes: 16 * 1024 * 1024,
-        }
-    }
-}
-
 /// `live_store`: recent traces kept in memory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -334,11 +292,47 @@ pub struct LiveStoreConfig {
     /// Memory one tenant's live traces may use on this node, across all its
     /// partitions. Default `1073741824` (1 GiB).
     pub max_bytes_per_tenant: u64,
+    /// How long traces stay queryable from memory after the block holding
+    /// them is registered, so a query never misses a trace while readers
+    /// learn of the new block. Default `30s`; `0s` forgets them at once.
+    pub recent_window: HumanDuration,
 }
 
 impl Default for LiveStoreConfig {
     fn default() -> Self {
-        Self { max_bytes_per_tenant: 1024 * 1024 * 1024 }
+        Self {
+            max_bytes_per_tenant: 1024 * 1024 * 1024,
+            recent_window: HumanDuration::from_secs(30),
+        }
+    }
+}
+
+/// `block_builder`: when a partition cuts its recent log records into a
+/// block in object storage (spanlake's section; Tempo's ingester has similar
+/// keys). A block is cut at whichever limit is reached first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockBuilderConfig {
+    /// Longest time records wait in the log before being cut into a block.
+    /// Default `5m`.
+    pub max_block_duration: HumanDuration,
+    /// Log-record bytes after which a block is cut. Default `268435456` (256 MiB).
+    pub max_block_bytes: u64,
+    /// A trace is complete, and may be cut, once no new record arrived for it
+    /// for this long. Default `10s`.
+    pub trace_idle_period: HumanDuration,
+    /// How often the limits above are checked. Default `1s`.
+    pub flush_check_period: HumanDuration,
+}
+
+impl Default for BlockBuilderConfig {
+    fn default() -> Self {
+        Self {
+            max_block_duration: HumanDuration::from_secs(5 * 60),
+            max_block_bytes: 256 * 1024 * 1024,
+            trace_idle_period: HumanDuration::from_secs(10),
+            flush_check_period: HumanDuration::from_secs(1),
+        }
     }
 }
 

@@ -523,6 +523,9 @@ storage:
       path: /var/tempo/wal
     local:
       path: /var/tempo/blocks
+    block:
+      version: vParquet4
+      bloom_filter_false_positive: .05
 overrides:
   defaults:
     metrics_generator:
@@ -534,6 +537,9 @@ usage_report:
 "#;
     let loaded = LoadedConfig::load(Some(yaml), &no_env()).unwrap();
     assert_eq!(loaded.config.storage.trace.wal.path, PathBuf::from("/var/tempo/wal"));
+    assert_eq!(loaded.config.storage.trace.backend, StorageBackend::Local);
+    assert_eq!(loaded.config.storage.trace.local.path, PathBuf::from("/var/tempo/blocks"));
+    assert_eq!(loaded.config.storage.trace.block.bloom_filter_false_positive, 0.05);
     assert_eq!(loaded.config.overrides.defaults.global.max_bytes_per_trace, 1_000_000);
     let keys: Vec<&str> =
         loaded.ignored_keys.iter().map(|note| note.split('"').nth(1).unwrap()).collect();
@@ -546,8 +552,7 @@ usage_report:
             "overrides.defaults.metrics_generator",
             "query_frontend",
             "server.grpc_server_max_recv_msg_size",
-            "storage.trace.backend",
-            "storage.trace.local",
+            "storage.trace.block.version",
             "stream_over_http_enabled",
             "usage_report",
         ]

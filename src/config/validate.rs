@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Config, ConfigError, HumanDuration};
+use super::{Config, ConfigError, HumanDuration, StorageBackend, TraceStorageConfig};
 
 /// Most partitions a node may have.
 pub const MAX_PARTITIONS: u32 = 1024;
@@ -78,7 +78,27 @@ impl Config {
             ));
         }
 
+        self.check_block_builder()?;
+        check_trace_storage(&self.storage.trace)?;
         self.check_listeners()
+    }
+
+    fn check_block_builder(&self) -> Result<(), ConfigError> {
+        let builder = &self.block_builder;
+        if builder.max_block_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "block_builder.max_block_bytes",
+                "must be greater than 0, got 0",
+            ));
+        }
+        for (key, value) in [
+            ("block_builder.max_block_duration", builder.max_block_duration),
+            ("block_builder.trace_idle_period", builder.trace_idle_period),
+            ("block_builder.flush_check_period", builder.flush_check_period),
+        ] {
+            check_positive_duration(key, value)?;
+        }
+        Ok(())
     }
 
     /// Two listeners on one port clash when their IPs are equal or either is
@@ -114,4 +134,89 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn check_positive_duration(key: &str, value: HumanDuration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(key, "must be greater than 0s, got 0s"));
+    }
+    Ok(())
+}
+
+/// Most `storage.trace.block.bloom_filter_false_positive` may be.
+const MAX_BLOOM_FALSE_POSITIVE: f64 = 0.5;
+
+/// The chosen backend's required keys, the retry policy and the block format.
+fn check_trace_storage(trace: &TraceStorageConfig) -> Result<(), ConfigError> {
+    let required: &[(&str, &str)] = match trace.backend {
+        StorageBackend::Local => {
+            if trace.local.path.as_os_str().is_empty() {
+                return Err(ConfigError::invalid(
+                    "storage.trace.local.path",
+                    "must not be empty with storage.trace.backend: local",
+                ));
+            }
+            &[]
+        }
+        StorageBackend::Memory => &[],
+        StorageBackend::S3 => &[("storage.trace.s3.bucket", &trace.s3.bucket)],
+        StorageBackend::Gcs => &[("storage.trace.gcs.bucket_name", &trace.gcs.bucket_name)],
+        StorageBackend::Azure if trace.azure.use_emulator => {
+            &[("storage.trace.azure.container_name", &trace.azure.container_name)]
+        }
+        StorageBackend::Azure => &[
+            ("storage.trace.azure.container_name", &trace.azure.container_name),
+            ("storage.trace.azure.storage_account_name", &trace.azure.storage_account_name),
+        ],
+    };
+    for (key, value) in required {
+        if value.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                *key,
+                format!("must be set with storage.trace.backend: {}", trace.backend),
+            ));
+        }
+    }
+
+    let retry = &trace.retry;
+    check_positive_duration("storage.trace.retry.backoff_max", retry.backoff_max)?;
+    check_positive_duration("storage.trace.retry.timeout", retry.timeout)?;
+    if retry.backoff_initial > retry.backoff_max {
+        return Err(ConfigError::invalid(
+            "storage.trace.retry.backoff_initial",
+            format!(
+                "must be at most storage.trace.retry.backoff_max ({}), got {}",
+                retry.backoff_max, retry.backoff_initial
+            ),
+        ));
+    }
+
+    let block = &trace.block;
+    let rate = block.bloom_filter_false_positive;
+    // Written so that NaN fails too.
+    if !(rate > 0.0 && rate <= MAX_BLOOM_FALSE_POSITIVE) {
+        return Err(ConfigError::invalid(
+            "storage.trace.block.bloom_filter_false_positive",
+            format!("must be greater than 0 and at most {MAX_BLOOM_FALSE_POSITIVE}, got {rate}"),
+        ));
+    }
+    for (key, value) in [
+        ("storage.trace.block.bloom_filter_shard_size_bytes", block.bloom_filter_shard_size_bytes),
+        ("storage.trace.block.row_group_spans", block.row_group_spans),
+        ("storage.trace.block.page_rows", block.page_rows),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::invalid(key, "must be greater than 0, got 0"));
+        }
+    }
+    if block.page_rows > block.row_group_spans {
+        return Err(ConfigError::invalid(
+            "storage.trace.block.page_rows",
+            format!(
+                "must be at most storage.trace.block.row_group_spans ({}), got {}",
+                block.row_group_spans, block.page_rows
+            ),
+        ));
+    }
+    Ok(())
 }
