@@ -128,7 +128,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.print_config {
-        print!("{}", loaded.config.to_yaml());
+        print!("{}", loaded.config.to_yaml_redacted());
         return ExitCode::SUCCESS;
     }
     init_logging(&loaded.config);

@@ -94,15 +94,16 @@ struct ConfigParams {
 }
 
 /// The configuration as YAML: effective (no mode), `defaults`, or `diff` (only the keys whose
-/// value differs from the default).
+/// value differs from the default). Secrets are always redacted.
 fn config_text(config: &Config, mode: Option<&str>) -> Result<String, String> {
     let parse = |yaml: String| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&yaml);
     match mode {
-        None | Some("") => Ok(config.to_yaml()),
-        Some("defaults") => Ok(Config::default().to_yaml()),
+        None | Some("") => Ok(config.to_yaml_redacted()),
+        Some("defaults") => Ok(Config::default().to_yaml_redacted()),
         Some("diff") => {
-            let effective = parse(config.to_yaml()).map_err(|error| error.to_string())?;
-            let defaults = parse(Config::default().to_yaml()).map_err(|error| error.to_string())?;
+            let effective = parse(config.to_yaml_redacted()).map_err(|error| error.to_string())?;
+            let defaults =
+                parse(Config::default().to_yaml_redacted()).map_err(|error| error.to_string())?;
             let changed = yaml_diff(&effective, &defaults)
                 .unwrap_or_else(|| serde_yaml_ng::Value::Mapping(Default::default()));
             serde_yaml_ng::to_string(&changed).map_err(|error| error.to_string())
@@ -140,7 +141,7 @@ fn section_text(state: &StatusState, section: &str) -> Option<String> {
         "version" => {
             Some(format!("spanlake, version {SPANLAKE_VERSION} (Tempo API {TEMPO_API_VERSION})\n"))
         }
-        "config" => Some(state.config.to_yaml()),
+        "config" => Some(state.config.to_yaml_redacted()),
         "services" => {
             Some("distributor: Running\npartitions: Running\nquery: Running\n".to_string())
         }
@@ -194,5 +195,30 @@ mod tests {
         assert_eq!(diff.trim(), "partitions:\n  count: 8");
         assert_eq!(config_text(&Config::default(), Some("diff")).unwrap().trim(), "{}");
         assert!(config_text(&config, Some("everything")).is_err());
+    }
+
+    #[test]
+    fn config_modes_never_show_secrets() {
+        let mut config = Config::default();
+        config.storage.trace.s3.secret_key = "s3-secret-value".into();
+        config.storage.trace.s3.session_token = "s3-session-value".into();
+        config.storage.trace.azure.storage_account_key = "azure-key-value".into();
+        for mode in [None, Some("defaults"), Some("diff")] {
+            let text = config_text(&config, mode).unwrap();
+            for secret in ["s3-secret-value", "s3-session-value", "azure-key-value"] {
+                assert!(!text.contains(secret), "{mode:?} shows {secret}:\n{text}");
+            }
+        }
+        let diff = config_text(&config, Some("diff")).unwrap();
+        assert!(diff.contains("secret_key: <redacted>"), "{diff}");
+        assert!(diff.contains("storage_account_key: <redacted>"), "{diff}");
+        let state = StatusState {
+            ready: Arc::new(AtomicBool::new(true)),
+            metrics: Arc::new(NodeMetrics::new()),
+            config,
+        };
+        let section = section_text(&state, "config").unwrap();
+        assert!(section.contains("session_token: <redacted>"), "{section}");
+        assert!(!section.contains("s3-session-value"), "{section}");
     }
 }

@@ -84,6 +84,20 @@ fn the_cli_prints_config_and_names_unknown_keys() {
     assert!(!ok);
     assert!(stderr.contains("server.http_listen_prot"), "{stderr}");
 
+    // Secrets never reach the output, wherever they came from.
+    let (ok, stdout, _) = spanlake(
+        &["--print-config"],
+        &[
+            ("SPANLAKE_STORAGE__TRACE__S3__SECRET_KEY", "s3-secret-from-env"),
+            ("SPANLAKE_STORAGE__TRACE__AZURE__STORAGE_ACCOUNT_KEY", "azure-key-from-env"),
+        ],
+    );
+    assert!(ok);
+    assert!(!stdout.contains("s3-secret-from-env"), "{stdout}");
+    assert!(!stdout.contains("azure-key-from-env"), "{stdout}");
+    assert!(stdout.contains("secret_key: <redacted>"), "{stdout}");
+    assert!(stdout.contains("backend: local"), "{stdout}");
+
     let (ok, stdout, _) = spanlake(&["version"], &[]);
     assert!(ok);
     assert!(stdout.starts_with("spanlake "), "{stdout}");
