@@ -17,7 +17,8 @@
 //!   fault points, typed handles.
 //! - [`api`]: receivers (`ingest/`), Tempo's query API (`query/`), ops routes, the
 //!   error-code table.
-//! - `storage`: the write-ahead log (`wal/`). Blocks and object storage come next.
+//! - [`storage`]: the write-ahead log (`wal/`) and the object store of blocks
+//!   ([`storage::object_store`]: backends, error kinds, retries). Blocks come next.
 //! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
 //! - [`proto`]: generated `tempopb` types.
 //! - [`bench`](mod@bench): `spanlake bench ingest`, the durable-ingest load generator.
@@ -33,7 +34,7 @@ pub mod config;
 pub mod model;
 pub mod node;
 pub mod proto;
-pub(crate) mod storage;
+pub mod storage;
 
 pub use config::Config;
 pub use node::{Node, NodeAddrs, NodeError};

@@ -40,6 +40,16 @@ pub struct ActorLabels {
     pub actor: String,
 }
 
+/// Labels of object-store operations.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectStoreLabels {
+    /// What was done: `put`, `get`, `head`, `list`, `delete`, ….
+    pub operation: String,
+    /// How it ended: `ok` (first attempt), `retried` (succeeded after retries),
+    /// `not_found` (the object does not exist, often an expected answer) or `failed`.
+    pub outcome: String,
+}
+
 /// Every metric family of a node.
 pub struct NodeMetrics {
     registry: Registry,
@@ -63,6 +73,8 @@ pub struct NodeMetrics {
     pub live_bytes: Family<PartitionLabels, Gauge>,
     /// Restarts by supervisors, per actor role.
     pub actor_restarts: Family<ActorLabels, Counter>,
+    /// Object-store operations by outcome (`storage::object_store::with_retries`).
+    pub object_store_operations: Family<ObjectStoreLabels, Counter>,
 }
 
 impl NodeMetrics {
@@ -126,6 +138,12 @@ impl NodeMetrics {
             "Actors restarted by their supervisor",
             actor_restarts.clone(),
         );
+        let object_store_operations = Family::<ObjectStoreLabels, Counter>::default();
+        registry.register(
+            "object_store_operations",
+            "Object-store operations, by operation and outcome (ok, retried, not_found, failed)",
+            object_store_operations.clone(),
+        );
         // Restart counters exist from the start, so dashboards see 0 rather than nothing.
         for role in ["distributor", "partition_supervisor", "partition_log", "live_store"] {
             actor_restarts.get_or_create(&ActorLabels { actor: role.to_string() }).inc_by(0);
@@ -142,6 +160,7 @@ impl NodeMetrics {
             live_traces,
             live_bytes,
             actor_restarts,
+            object_store_operations,
         }
     }
 

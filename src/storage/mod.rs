@@ -1,6 +1,11 @@
-//! Durable storage: the write-ahead log of each partition (`wal/`). Parquet blocks in object
-//! storage, bloom filters and indexes arrive with the Blocks issue.
+//! Durable storage: the write-ahead log of each partition (`wal/`) and the object store that
+//! holds blocks ([`object_store`]: backends, error kinds, retries). The block format, bloom
+//! filters and indexes arrive with the Blocks issue.
+//!
+//! Public only for the integration tests of `tests/storage/`: the object store's opening,
+//! errors and retries. The WAL stays internal.
 
+pub mod object_store;
 // Truncation, the durable vote and purging exist for openraft's log storage (Cluster issue)
 // and the block-builder's purge (Blocks issue); until those land only tests call them.
 #[allow(dead_code)]
