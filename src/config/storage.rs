@@ -126,9 +126,10 @@ pub struct S3StorageConfig {
     pub session_token: String,
     /// Speak plain HTTP rather than HTTPS. Default `false`.
     pub insecure: bool,
-    /// Path-style requests (`endpoint/bucket/key`) rather than virtual-hosted
-    /// ones (`bucket.endpoint/key`), as MinIO and most S3-compatible servers
-    /// want. Default `false`.
+    /// Always send path-style requests (`endpoint/bucket/key`). Without it,
+    /// requests to AWS's own endpoints are virtual-hosted (`bucket.endpoint/key`)
+    /// and other endpoints (MinIO, an IP address, …) still get path-style
+    /// ones, as with Tempo's client. Default `false`.
     pub forcepathstyle: bool,
     /// Key prefix under which everything is stored. Default `""`.
     pub prefix: String,

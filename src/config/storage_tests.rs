@@ -139,6 +139,11 @@ fn the_chosen_backend_needs_its_required_keys() {
         "storage.trace.local.path",
         &["must not be empty"],
     );
+    // Credentials go into HTTP headers; the error does not show them.
+    let err = load("storage: {trace: {backend: s3, s3: {bucket: b, secret_key: \"abc\\n\"}}}", &[])
+        .unwrap_err();
+    assert_eq!(err.key(), Some("storage.trace.s3.secret_key"), "{err}");
+    assert!(err.to_string().contains("printable ASCII") && !err.to_string().contains("abc"));
     // The emulator has a well-known account; an unused backend's keys are not checked.
     load("storage: {trace: {backend: azure, azure: {container_name: c, use_emulator: true}}}", &[])
         .unwrap();

@@ -177,6 +177,21 @@ fn check_trace_storage(trace: &TraceStorageConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    if trace.backend == StorageBackend::S3 {
+        // They go into HTTP headers; the message does not quote them (secrets).
+        for (key, value) in [
+            ("storage.trace.s3.access_key", &trace.s3.access_key),
+            ("storage.trace.s3.secret_key", &trace.s3.secret_key),
+            ("storage.trace.s3.session_token", &trace.s3.session_token),
+        ] {
+            if !value.bytes().all(|byte| byte.is_ascii_graphic()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be printable ASCII without spaces (check for a stray newline)",
+                ));
+            }
+        }
+    }
 
     let retry = &trace.retry;
     check_positive_duration("storage.trace.retry.backoff_max", retry.backoff_max)?;

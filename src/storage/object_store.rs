@@ -23,8 +23,8 @@
 //!   delete) returned sees it, on S3 (strongly consistent since 2020), GCS, Azure
 //!   and the local file system. A listing is not a snapshot: objects put while it
 //!   runs may or may not appear.
-//! - **Deleting a missing object** succeeds on S3, GCS and Azure but is
-//!   [`StorageErrorKind::NotFound`] on the local and memory backends.
+//! - **Deleting a missing object** succeeds on S3, GCS, Azure and memory but is
+//!   [`StorageErrorKind::NotFound`] on the local backend.
 //! - **A missing bucket** is a [`StorageErrorKind::Permanent`] error naming it, for
 //!   every operation whose response has a body (put, get, list). A `head` has no
 //!   body, so there it looks like a missing object: call [`verify_access`] at start.
@@ -145,25 +145,62 @@ fn client_options(policy: &RetryPolicy, allow_http: bool) -> ClientOptions {
     ClientOptions::new().with_timeout(policy.timeout).with_allow_http(allow_http)
 }
 
+/// Where S3 requests go.
+#[derive(Debug, PartialEq, Eq)]
+struct S3Addressing {
+    /// The endpoint URL; `None` for AWS's endpoint of the region.
+    endpoint: Option<String>,
+    /// `bucket.host/key` rather than `host/bucket/key`.
+    virtual_hosted: bool,
+    /// Plain HTTP is allowed.
+    plain_http: bool,
+}
+
+/// As Tempo's client (minio-go) does: requests are virtual-hosted only on AWS's own endpoints
+/// and for bucket names without dots (which would not match AWS's TLS certificate); MinIO,
+/// Ceph, moto or an IP address get path-style requests, and so does everything with
+/// `forcepathstyle`.
+fn s3_addressing(s3: &S3StorageConfig) -> S3Addressing {
+    let plain_path_style = |endpoint: Option<String>, plain_http: bool| S3Addressing {
+        endpoint,
+        virtual_hosted: false,
+        plain_http,
+    };
+    let bucket_allows_virtual_hosting = !s3.bucket.contains('.');
+    if s3.endpoint.trim().is_empty() {
+        return S3Addressing {
+            endpoint: None,
+            virtual_hosted: !s3.forcepathstyle && bucket_allows_virtual_hosting,
+            plain_http: s3.insecure,
+        };
+    }
+    let (url, plain_http) = endpoint_url(&s3.endpoint, s3.insecure);
+    let Some((scheme, host)) = url.split_once("://") else {
+        return plain_path_style(Some(url), plain_http);
+    };
+    let host_name = host.split([':', '/']).next().unwrap_or_default().to_ascii_lowercase();
+    let is_aws = host_name.ends_with(".amazonaws.com") || host_name.ends_with(".amazonaws.com.cn");
+    if s3.forcepathstyle || !is_aws || !bucket_allows_virtual_hosting {
+        return plain_path_style(Some(url), plain_http);
+    }
+    // object_store expects a virtual-hosted endpoint to name the bucket already.
+    S3Addressing {
+        endpoint: Some(format!("{scheme}://{}.{host}", s3.bucket)),
+        virtual_hosted: true,
+        plain_http,
+    }
+}
+
 /// Starts from the `AWS_*` environment (credential chain, web identity), then
 /// applies every key that is set.
 fn build_s3(s3: &S3StorageConfig, policy: &RetryPolicy) -> AmazonS3Builder {
+    let addressing = s3_addressing(s3);
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(&s3.bucket)
-        .with_virtual_hosted_style_request(!s3.forcepathstyle)
+        .with_virtual_hosted_style_request(addressing.virtual_hosted)
         .with_retry(policy.http_retry_config());
-    let mut allow_http = s3.insecure;
-    if !s3.endpoint.trim().is_empty() {
-        let (url, is_http) = endpoint_url(&s3.endpoint, s3.insecure);
-        allow_http |= is_http;
-        // Virtual-hosted requests go to `bucket.endpoint`, as Tempo's client does.
-        let url = match url.split_once("://") {
-            Some((scheme, host)) if !s3.forcepathstyle => {
-                format!("{scheme}://{}.{host}", s3.bucket)
-            }
-            _ => url,
-        };
-        builder = builder.with_endpoint(url);
+    if let Some(endpoint) = addressing.endpoint {
+        builder = builder.with_endpoint(endpoint);
     }
     // Empty: `AWS_DEFAULT_REGION` / `AWS_REGION` if set, else object_store's `us-east-1`.
     if !s3.region.trim().is_empty() {
@@ -178,7 +215,7 @@ fn build_s3(s3: &S3StorageConfig, policy: &RetryPolicy) -> AmazonS3Builder {
     if !s3.session_token.is_empty() {
         builder = builder.with_token(&s3.session_token);
     }
-    builder.with_client_options(client_options(policy, allow_http))
+    builder.with_client_options(client_options(policy, addressing.plain_http))
 }
 
 /// Starts from the `GOOGLE_*` environment, then applies every key that is set.
@@ -259,6 +296,44 @@ mod tests {
             ("http://127.0.0.1:9000".into(), true)
         );
         assert_eq!(endpoint_url(" https://x ", true), ("https://x".into(), false));
+    }
+
+    #[test]
+    fn s3_requests_are_virtual_hosted_only_on_aws_as_in_tempo() {
+        let s3 = |endpoint: &str, bucket: &str, forcepathstyle: bool, insecure: bool| {
+            s3_addressing(&S3StorageConfig {
+                endpoint: endpoint.into(),
+                bucket: bucket.into(),
+                forcepathstyle,
+                insecure,
+                ..Default::default()
+            })
+        };
+        let addressing = |endpoint: Option<&str>, virtual_hosted, plain_http| S3Addressing {
+            endpoint: endpoint.map(str::to_owned),
+            virtual_hosted,
+            plain_http,
+        };
+        assert_eq!(s3("", "traces", false, false), addressing(None, true, false));
+        assert_eq!(s3("", "traces", true, false), addressing(None, false, false));
+        assert_eq!(s3("", "my.traces", false, false), addressing(None, false, false));
+        assert_eq!(
+            s3("s3.dualstack.us-east-2.amazonaws.com", "traces", false, false),
+            addressing(Some("https://traces.s3.dualstack.us-east-2.amazonaws.com"), true, false)
+        );
+        assert_eq!(
+            s3("s3.us-east-2.amazonaws.com", "traces", true, false),
+            addressing(Some("https://s3.us-east-2.amazonaws.com"), false, false)
+        );
+        // Other servers, IP addresses above all, get path-style requests.
+        assert_eq!(
+            s3("127.0.0.1:9000", "traces", false, true),
+            addressing(Some("http://127.0.0.1:9000"), false, true)
+        );
+        assert_eq!(
+            s3("https://minio.internal:9000", "traces", false, false),
+            addressing(Some("https://minio.internal:9000"), false, false)
+        );
     }
 
     #[test]
