@@ -4,8 +4,11 @@
 run:
 	cargo run --release --bin spanlake
 
+# Installs the S3 test server (moto, in a venv outside the clone; see scripts/test-deps.sh),
+# then runs every test with it. Honours CARGO_TARGET_DIR.
 test:
-	cargo test --all-targets --locked
+	moto_server="$$(bash scripts/test-deps.sh)" && \
+	MOTO_SERVER="$$moto_server" cargo test --all-targets --locked
 
 verify:
 	cargo fmt --all -- --check
