@@ -5,11 +5,13 @@
 //! - [`clients`]: real OTLP gRPC / HTTP clients and Tempo API readers.
 //! - [`spans`]: generated spans using every OTLP field.
 //! - [`oracle`]: acknowledged spans, and the exactly-once check.
+//! - [`s3`]: a real S3 API (moto's server) on a loopback port.
 
 #![allow(dead_code)]
 
 pub mod clients;
 pub mod oracle;
+pub mod s3;
 pub mod spans;
 
 use std::future::Future;
