@@ -1,0 +1,349 @@
+//! Reading blocks from object storage: the small objects, one trace by id, or everything.
+//!
+//! [`ObjectReader`] is Parquet's `AsyncFileReader` over `object_store`, with the size taken
+//! from `meta.json` (no HEAD request). [`BlockDataReader`] is an opened data object: its footer
+//! and page index parsed once and its schema checked; keep one per block and clone it per
+//! lookup. A trace lookup reads only the row ranges the index names: the offset index maps
+//! them to pages, so each column contributes the pages covering those rows.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+
+use super::bloom::{TraceIdBloom, shard_for};
+use super::decode::{SpanBatchColumns, TraceAssembler};
+use super::meta::BlockMeta;
+use super::schema::schema_v1;
+use super::trace_index::TraceIndex;
+use super::writer::{BlockInputTrace, BuiltBlock};
+use super::{BlockError, bloom_path, data_path, index_path, meta_path};
+use crate::model::ids::{TenantId, TraceId};
+
+/// Rows per decoded batch.
+const READ_BATCH_ROWS: usize = 8_192;
+/// Bytes of the file end fetched in one request when reading the footer.
+const FOOTER_PREFETCH_BYTES: usize = 64 * 1024;
+
+/// Parquet's `AsyncFileReader` over one object of an `ObjectStore`.
+#[derive(Clone)]
+pub(crate) struct ObjectReader {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    size: u64,
+}
+
+impl ObjectReader {
+    /// A reader of `path`, whose size the caller knows.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, path: Path, size: u64) -> ObjectReader {
+        ObjectReader { store, path, size }
+    }
+}
+
+fn store_error(error: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(error))
+}
+
+impl AsyncFileReader for ObjectReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move { self.store.get_range(&self.path, range).await.map_err(store_error) }.boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move { self.store.get_ranges(&self.path, &ranges).await.map_err(store_error) }.boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .with_prefetch_hint(Some(FOOTER_PREFETCH_BYTES))
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+/// An opened data object: parsed footer and page index, checked schema. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct BlockDataReader {
+    reader: ObjectReader,
+    metadata: ArrowReaderMetadata,
+    object: String,
+}
+
+impl BlockDataReader {
+    /// Reads the footer and page index of `path` (size from `meta`) and checks the schema.
+    pub(crate) async fn open(
+        store: Arc<dyn ObjectStore>,
+        path: &Path,
+        meta: &BlockMeta,
+    ) -> Result<BlockDataReader, BlockError> {
+        let object = path.to_string();
+        let mut reader = ObjectReader::new(store, path.clone(), meta.data_bytes);
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, options)
+            .await
+            .map_err(|error| read_error(&object, error))?;
+        let expected = schema_v1();
+        let same_schema = metadata.schema().fields().len() == expected.fields().len()
+            && metadata.schema().fields().iter().zip(expected.fields()).all(|(found, wanted)| {
+                found.name() == wanted.name() && found.data_type() == wanted.data_type()
+            });
+        if !same_schema {
+            return Err(BlockError::Decode {
+                object,
+                reason: "the data object's schema is not block format v1".to_string(),
+            });
+        }
+        Ok(BlockDataReader { reader, metadata, object })
+    }
+
+    /// The parsed Parquet metadata (row groups, statistics, page index).
+    pub(crate) fn parquet_metadata(&self) -> &Arc<ParquetMetaData> {
+        self.metadata.metadata()
+    }
+
+    /// The spans of `trace_id`, grouped by resource and scope; empty when the block lacks it.
+    pub(crate) async fn read_trace(
+        &self,
+        index: &TraceIndex,
+        trace_id: TraceId,
+    ) -> Result<Vec<ResourceSpans>, BlockError> {
+        let plan = index.lookup(trace_id);
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let row_groups = self.metadata.metadata().row_groups();
+        let mut selectors = Vec::new();
+        for rows in &plan {
+            let Some(group) = row_groups.get(rows.row_group) else {
+                return Err(
+                    self.index_mismatch(format!("row group {} does not exist", rows.row_group))
+                );
+            };
+            let group_rows = group.num_rows() as usize;
+            let mut position = 0;
+            for range in &rows.ranges {
+                if range.end > group_rows || range.start < position {
+                    return Err(self.index_mismatch(format!(
+                        "rows {range:?} of row group {}",
+                        rows.row_group
+                    )));
+                }
+                if range.start > position {
+                    selectors.push(RowSelector::skip(range.start - position));
+                }
+                selectors.push(RowSelector::select(range.len()));
+                position = range.end;
+            }
+            if position < group_rows {
+                selectors.push(RowSelector::skip(group_rows - position));
+            }
+        }
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            self.reader.clone(),
+            self.metadata.clone(),
+        )
+        .with_row_groups(plan.iter().map(|rows| rows.row_group).collect())
+        .with_row_selection(RowSelection::from(selectors))
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()
+        .map_err(|error| read_error(&self.object, error))?;
+        let mut assembler = TraceAssembler::default();
+        while let Some(batch) =
+            stream.try_next().await.map_err(|error| read_error(&self.object, error))?
+        {
+            let columns =
+                SpanBatchColumns::new(&batch).map_err(|error| error.in_object(&self.object))?;
+            for row in 0..batch.num_rows() {
+                if columns.trace_id(row) == trace_id {
+                    assembler
+                        .push(columns.row(row).map_err(|error| error.in_object(&self.object))?);
+                }
+            }
+        }
+        Ok(assembler.finish())
+    }
+
+    /// Every trace of the block, in row (trace-id) order.
+    pub(crate) async fn read_all(&self) -> Result<Vec<BlockInputTrace>, BlockError> {
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            self.reader.clone(),
+            self.metadata.clone(),
+        )
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()
+        .map_err(|error| read_error(&self.object, error))?;
+        let mut traces = Vec::new();
+        let mut current: Option<(TraceId, TraceAssembler)> = None;
+        while let Some(batch) =
+            stream.try_next().await.map_err(|error| read_error(&self.object, error))?
+        {
+            let columns =
+                SpanBatchColumns::new(&batch).map_err(|error| error.in_object(&self.object))?;
+            for row in 0..batch.num_rows() {
+                let trace_id = columns.trace_id(row);
+                let decoded = columns.row(row).map_err(|error| error.in_object(&self.object))?;
+                match &mut current {
+                    Some((current_id, assembler)) if *current_id == trace_id => {
+                        assembler.push(decoded)
+                    }
+                    _ => {
+                        if let Some((done_id, assembler)) = current.take() {
+                            traces.push(BlockInputTrace {
+                                trace_id: done_id,
+                                resource_spans: assembler.finish(),
+                            });
+                        }
+                        let mut assembler = TraceAssembler::default();
+                        assembler.push(decoded);
+                        current = Some((trace_id, assembler));
+                    }
+                }
+            }
+        }
+        if let Some((trace_id, assembler)) = current.filter(|(_, assembler)| !assembler.is_empty())
+        {
+            traces.push(BlockInputTrace { trace_id, resource_spans: assembler.finish() });
+        }
+        Ok(traces)
+    }
+
+    fn index_mismatch(&self, reason: String) -> BlockError {
+        BlockError::Corrupt {
+            object: self.object.clone(),
+            reason: format!("the index names rows the data object lacks: {reason}"),
+        }
+    }
+}
+
+/// A Parquet read error: the store's own error when it is one, so the caller can classify it.
+fn read_error(object: &str, error: ParquetError) -> BlockError {
+    match error {
+        ParquetError::External(source) => match source.downcast::<object_store::Error>() {
+            Ok(source) => BlockError::Io { object: object.to_string(), source: *source },
+            Err(other) => {
+                BlockError::Decode { object: object.to_string(), reason: other.to_string() }
+            }
+        },
+        other => BlockError::Decode { object: object.to_string(), reason: other.to_string() },
+    }
+}
+
+/// Reads the spans of one trace: opens the data object, then [`BlockDataReader::read_trace`].
+/// A querier looking up many traces should keep the opened reader instead.
+pub(crate) async fn read_trace(
+    store: Arc<dyn ObjectStore>,
+    data_path: &Path,
+    meta: &BlockMeta,
+    index: &TraceIndex,
+    trace_id: TraceId,
+) -> Result<Vec<ResourceSpans>, BlockError> {
+    BlockDataReader::open(store, data_path, meta).await?.read_trace(index, trace_id).await
+}
+
+/// Decodes a whole block: every trace in row order (tests, compaction).
+pub(crate) async fn read_all(
+    store: Arc<dyn ObjectStore>,
+    data_path: &Path,
+    meta: &BlockMeta,
+) -> Result<Vec<BlockInputTrace>, BlockError> {
+    BlockDataReader::open(store, data_path, meta).await?.read_all().await
+}
+
+async fn fetch(store: &dyn ObjectStore, path: &Path) -> Result<Bytes, BlockError> {
+    let object = || path.to_string();
+    let result =
+        store.get(path).await.map_err(|source| BlockError::Io { object: object(), source })?;
+    result.bytes().await.map_err(|source| BlockError::Io { object: object(), source })
+}
+
+/// Reads and parses a block's `meta.json`.
+pub(crate) async fn load_meta(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    block_id: &super::BlockId,
+) -> Result<BlockMeta, BlockError> {
+    let path = meta_path(tenant, block_id);
+    BlockMeta::decode(&fetch(store, &path).await?, path.as_ref())
+}
+
+/// Reads and parses a block's trace-id index.
+pub(crate) async fn load_index(
+    store: &dyn ObjectStore,
+    meta: &BlockMeta,
+) -> Result<TraceIndex, BlockError> {
+    let path = index_path(&TenantId::new(&meta.tenant), &meta.block_id);
+    TraceIndex::decode(&fetch(store, &path).await?, path.as_ref())
+}
+
+/// Reads the bloom shard that would hold `trace_id`.
+pub(crate) async fn load_bloom_for(
+    store: &dyn ObjectStore,
+    meta: &BlockMeta,
+    trace_id: TraceId,
+) -> Result<TraceIdBloom, BlockError> {
+    let shard = shard_for(trace_id, meta.bloom_shards);
+    let path = bloom_path(&TenantId::new(&meta.tenant), &meta.block_id, shard);
+    let bloom = TraceIdBloom::decode(&fetch(store, &path).await?, path.as_ref())?;
+    if bloom.shard() != shard || bloom.shards() != meta.bloom_shards {
+        return Err(BlockError::Corrupt {
+            object: path.to_string(),
+            reason: format!(
+                "holds shard {} of {}, expected {shard} of {}",
+                bloom.shard(),
+                bloom.shards(),
+                meta.bloom_shards
+            ),
+        });
+    }
+    Ok(bloom)
+}
+
+/// Uploads a built block: data, index and bloom shards, then `meta.json` last, so a block
+/// whose meta exists is complete. No retries: wrap the store or call again (same keys, same
+/// bytes).
+pub(crate) async fn upload_block(
+    store: &dyn ObjectStore,
+    tenant: &TenantId,
+    block: &BuiltBlock,
+) -> Result<(), BlockError> {
+    let block_id = &block.meta.block_id;
+    let mut objects = vec![
+        (data_path(tenant, block_id), block.data.clone()),
+        (index_path(tenant, block_id), block.index.clone()),
+    ];
+    for (shard, bloom) in block.blooms.iter().enumerate() {
+        objects.push((bloom_path(tenant, block_id, shard as u32), bloom.clone()));
+    }
+    objects.push((meta_path(tenant, block_id), block.meta.encode()));
+    for (path, bytes) in objects {
+        store
+            .put(&path, bytes.into())
+            .await
+            .map_err(|source| BlockError::Io { object: path.to_string(), source })?;
+    }
+    Ok(())
+}
