@@ -3,7 +3,8 @@
 //! ```text
 //!  Node::start(config)
 //!   1. bind every listener (fail fast, naming the port's config key; port 0 = ephemeral)
-//!   2. spawn NodeSupervisor → distributor, partitions (each opens and recovers its WAL)
+//!   2. open the object store, list its blocks; spawn NodeSupervisor → distributor,
+//!      partitions (each opens and recovers its WAL, its builder resumes), query shards
 //!   3. wait until every live-store has replayed its log  (no partial reads after a restart)
 //!   4. serve: OTLP gRPC, OTLP HTTP, query API; `/ready` turns 200
 //! ```
@@ -29,11 +30,13 @@ use crate::actors::distributor::{DistributorLimits, PrepareLimits};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::NodeMetrics;
 use crate::actors::node::{NodeSupervisor, NodeSupervisorArgs, NodeSupervisorMsg};
+use crate::actors::partition::flush_planner::FlushPolicy;
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::TraceByIdQuerier;
+use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
 use crate::api;
 use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
@@ -42,12 +45,19 @@ use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::status::StatusState;
 use crate::config::Config;
 use crate::model::ids::PartitionId;
+use crate::storage::block::BlockBuildOptions;
+use crate::storage::block_list::{BlockList, LocalBlockList};
+use crate::storage::object_store::{RetryPolicy, open_object_store, verify_access};
 use crate::storage::wal::WalOptions;
 
 /// How long start-up may take to replay the logs into the live-stores.
 const REPLAY_DEADLINE: Duration = Duration::from_secs(600);
 /// Worker threads per actix server.
 const HTTP_WORKERS: usize = 2;
+/// Query shards in the pool: how many block reads run at once.
+const QUERY_SHARDS: usize = 8;
+/// How long one block lookup may take.
+const QUERY_SHARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a node could not start.
 #[derive(Debug, Error)]
@@ -146,6 +156,40 @@ impl Node {
         let wal_root = config.storage.trace.wal.path.clone();
         std::fs::create_dir_all(&wal_root)
             .map_err(|source| NodeError::DataDir { path: wal_root.clone(), source })?;
+        let store = open_object_store(&config.storage.trace).map_err(|error| {
+            NodeError::Startup { reason: format!("cannot open the object store: {error}") }
+        })?;
+        verify_access(
+            store.as_ref(),
+            &RetryPolicy::from(&config.storage.trace.retry),
+            Some(&metrics),
+        )
+        .await
+        .map_err(|error| NodeError::Startup {
+            reason: format!("the object store is not usable: {error}"),
+        })?;
+        let (block_list, _) =
+            LocalBlockList::load(&store).await.map_err(|error| NodeError::Startup {
+                reason: format!("cannot list blocks in the object store: {error}"),
+            })?;
+        let blocks: Arc<dyn BlockList> = Arc::new(block_list);
+        let retry = RetryPolicy::from(&config.storage.trace.retry);
+        let block_config = &config.storage.trace.block;
+        let build_options = BlockBuildOptions {
+            row_group_spans: usize::try_from(block_config.row_group_spans).unwrap_or(usize::MAX),
+            page_rows: usize::try_from(block_config.page_rows).unwrap_or(usize::MAX),
+            bloom_false_positive: block_config.bloom_filter_false_positive,
+            bloom_shard_traces: traces_per_bloom_shard(
+                block_config.bloom_filter_shard_size_bytes,
+                block_config.bloom_filter_false_positive,
+            ),
+        };
+        let builder_config = &config.block_builder;
+        let flush_policy = FlushPolicy {
+            max_block_duration: builder_config.max_block_duration.get(),
+            max_block_bytes: builder_config.max_block_bytes,
+            trace_idle_period: builder_config.trace_idle_period.get(),
+        };
         let usage = LiveUsageBoard::default();
         let restart_policy = RestartPolicy {
             max_restarts: config.supervision.max_restarts as usize,
@@ -165,10 +209,16 @@ impl Node {
                     group_commit_max_wait: wal_config.group_commit_max_wait.0,
                     group_commit_max_bytes: usize::try_from(wal_config.group_commit_max_bytes)
                         .unwrap_or(usize::MAX),
-                    // Until blocks exist nothing is flushed; the Blocks issue sets this from config.
-                    recent_window: Duration::from_secs(30),
+                    recent_window: config.live_store.recent_window.get(),
                     log_slot: ActorSlot::new(format!("partition log {partition}")),
                     live_store_slot: ActorSlot::new(format!("live-store {partition}")),
+                    block_builder_slot: ActorSlot::new(format!("block-builder {partition}")),
+                    store: store.clone(),
+                    blocks: blocks.clone(),
+                    flush_policy,
+                    build_options: build_options.clone(),
+                    retry: retry.clone(),
+                    flush_check_period: builder_config.flush_check_period.get(),
                     usage: usage.clone(),
                     faults: faults.clone(),
                     metrics: metrics.clone(),
@@ -192,8 +242,17 @@ impl Node {
             push_timeout: config.distributor.push_timeout.0,
         };
         let (failure_sender, failure) = watch::channel(None);
+        let query_shards: Vec<_> =
+            (0..QUERY_SHARDS).map(|shard| ActorSlot::new(format!("query shard {shard}"))).collect();
+        let query_shard_pool = QueryShardPool::new(query_shards.clone(), QUERY_SHARD_TIMEOUT);
         let root_args = NodeSupervisorArgs {
             partitions,
+            query_shards,
+            query_shard_args: QueryShardArgs {
+                store: store.clone(),
+                cache: Arc::new(BlockObjectCache::default()),
+                faults: faults.clone(),
+            },
             distributor_slot: distributor_slot.clone(),
             distributor_limits,
             usage,
@@ -216,7 +275,14 @@ impl Node {
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
         let query_state = web::Data::new(TraceByIdState {
-            querier: TraceByIdQuerier::new(live_stores),
+            querier: TraceByIdQuerier::new(
+                live_stores,
+                blocks,
+                query_shard_pool,
+                usize::try_from(config.overrides.defaults.global.max_bytes_per_trace)
+                    .unwrap_or(usize::MAX),
+                metrics.clone(),
+            ),
             multitenancy,
         });
         let status_state = web::Data::new(StatusState {
@@ -334,6 +400,14 @@ impl Node {
         let _ = self.root.stop_and_wait(None, Some(Duration::from_secs(30))).await;
         info!("spanlake node stopped");
     }
+}
+
+/// How many trace ids fit a bloom shard of `shard_bytes` at `false_positive` (Tempo sizes
+/// shards in bytes; the writer wants a count). Optimal bloom: -ln(p) / ln(2)² bits per id.
+fn traces_per_bloom_shard(shard_bytes: u64, false_positive: f64) -> usize {
+    let bits_per_id = -false_positive.ln() / std::f64::consts::LN_2.powi(2);
+    let ids = (shard_bytes as f64 * 8.0 / bits_per_id.max(1.0)).floor();
+    (ids as usize).max(1)
 }
 
 fn bind_std(addr: SocketAddr, what: &'static str) -> Result<std::net::TcpListener, NodeError> {

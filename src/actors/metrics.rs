@@ -75,6 +75,12 @@ pub struct NodeMetrics {
     pub actor_restarts: Family<ActorLabels, Counter>,
     /// Object-store operations by outcome (`storage::object_store::with_retries`).
     pub object_store_operations: Family<ObjectStoreLabels, Counter>,
+    /// Blocks written and registered by block-builders.
+    pub blocks_flushed: Family<PartitionLabels, Counter>,
+    /// Flushes that failed and will be retried.
+    pub block_flush_failures: Family<PartitionLabels, Counter>,
+    /// Blocks a query could not read (missing or corrupt objects).
+    pub query_block_errors: Family<TenantLabels, Counter>,
 }
 
 impl NodeMetrics {
@@ -144,8 +150,28 @@ impl NodeMetrics {
             "Object-store operations, by operation and outcome (ok, retried, not_found, failed)",
             object_store_operations.clone(),
         );
+        let blocks_flushed = Family::<PartitionLabels, Counter>::default();
+        registry.register(
+            "block_builder_blocks_flushed",
+            "Blocks written and registered",
+            blocks_flushed.clone(),
+        );
+        let block_flush_failures = Family::<PartitionLabels, Counter>::default();
+        registry.register(
+            "block_builder_flush_failures",
+            "Block flushes that failed and will be retried",
+            block_flush_failures.clone(),
+        );
+        let query_block_errors = Family::<TenantLabels, Counter>::default();
+        registry.register(
+            "query_block_errors",
+            "Blocks a query could not read (missing or corrupt objects)",
+            query_block_errors.clone(),
+        );
         // Restart counters exist from the start, so dashboards see 0 rather than nothing.
-        for role in ["distributor", "partition_supervisor", "partition_log", "live_store"] {
+        for role in
+            ["distributor", "partition_supervisor", "partition_log", "live_store", "block_builder"]
+        {
             actor_restarts.get_or_create(&ActorLabels { actor: role.to_string() }).inc_by(0);
         }
         NodeMetrics {
@@ -161,6 +187,9 @@ impl NodeMetrics {
             live_bytes,
             actor_restarts,
             object_store_operations,
+            blocks_flushed,
+            block_flush_failures,
+            query_block_errors,
         }
     }
 

@@ -3,7 +3,8 @@
 //! ```text
 //!  NodeSupervisor
 //!   ├── Distributor
-//!   └── PartitionSupervisor × partitions.count   (each: live-store + partition log)
+//!   ├── PartitionSupervisor × partitions.count   (each: live-store, partition log, block-builder)
+//!   └── QueryShard × query.shards                (the bounded pool of per-block query work)
 //! ```
 //!
 //! A partition supervisor that escalates is restarted whole (its children rebuild from the
@@ -24,6 +25,7 @@ use crate::actors::metrics::NodeMetrics;
 use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::{PartitionArgs, PartitionSupervisor};
 use crate::actors::partition::usage::LiveUsageBoard;
+use crate::actors::query::shard::{QueryShard, QueryShardArgs, QueryShardMsg};
 use crate::actors::supervision::{
     ChildDecision, RestartCounts, RestartPolicy, SupervisedChildren, record_restart,
 };
@@ -38,6 +40,8 @@ pub(crate) enum NodeChild {
     Distributor,
     /// The supervisor of the partition at this position.
     Partition(usize),
+    /// The query shard at this position of the pool.
+    QueryShard(usize),
 }
 
 /// The root supervisor (behaviour only).
@@ -52,6 +56,9 @@ pub(crate) enum NodeSupervisorMsg {
 /// What the node's tree is built from.
 pub(crate) struct NodeSupervisorArgs {
     pub partitions: Vec<PartitionArgs>,
+    /// One slot per query shard of the pool.
+    pub query_shards: Vec<ActorSlot<QueryShardMsg>>,
+    pub query_shard_args: QueryShardArgs,
     pub distributor_slot: ActorSlot<DistributorMsg>,
     pub distributor_limits: DistributorLimits,
     pub usage: LiveUsageBoard,
@@ -111,6 +118,22 @@ impl NodeSupervisorState {
                 .await?;
                 actor.get_id()
             }
+            NodeChild::QueryShard(position) => {
+                let slot = self
+                    .args
+                    .query_shards
+                    .get(position)
+                    .ok_or_else(|| format!("no query shard at position {position}"))?;
+                let (actor, _) = Actor::spawn_linked(
+                    None,
+                    QueryShard,
+                    self.args.query_shard_args.clone(),
+                    myself.get_cell(),
+                )
+                .await?;
+                slot.fill(actor.clone());
+                actor.get_id()
+            }
         };
         self.children.started(actor_id, child);
         Ok(())
@@ -121,6 +144,7 @@ fn role(child: NodeChild) -> &'static str {
     match child {
         NodeChild::Distributor => "distributor",
         NodeChild::Partition(_) => "partition_supervisor",
+        NodeChild::QueryShard(_) => "query_shard",
     }
 }
 
@@ -141,6 +165,9 @@ impl Actor for NodeSupervisor {
             state.spawn_child(&myself, NodeChild::Partition(position)).await?;
         }
         state.spawn_child(&myself, NodeChild::Distributor).await?;
+        for position in 0..state.args.query_shards.len() {
+            state.spawn_child(&myself, NodeChild::QueryShard(position)).await?;
+        }
         Ok(state)
     }
 
@@ -179,8 +206,14 @@ impl Actor for NodeSupervisor {
         };
         match decision {
             ChildDecision::Restart { child, backoff, reason } => {
-                if child == NodeChild::Distributor {
-                    state.args.distributor_slot.clear_if(actor_id);
+                match child {
+                    NodeChild::Distributor => state.args.distributor_slot.clear_if(actor_id),
+                    NodeChild::QueryShard(position) => {
+                        if let Some(slot) = state.args.query_shards.get(position) {
+                            slot.clear_if(actor_id);
+                        }
+                    }
+                    NodeChild::Partition(_) => {}
                 }
                 warn!(child = role(child), %reason, ?backoff, "node child died, restarting");
                 myself.send_after(backoff, move || NodeSupervisorMsg::Restart(child));

@@ -22,6 +22,9 @@ pub enum ErrorCode {
     NotFound,
     /// The body is over a size limit: 413 / ResourceExhausted.
     PayloadTooLarge,
+    /// Valid but too large to answer (a trace over `max_bytes_per_trace` on v1): 422 /
+    /// FailedPrecondition.
+    UnprocessableEntity,
     /// The body's media type is not supported: 415 / InvalidArgument.
     UnsupportedMediaType,
     /// Over a limit that frees up with time: 429 + Retry-After / ResourceExhausted + RetryInfo.
@@ -46,6 +49,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnprocessableEntity => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -59,6 +63,7 @@ impl ErrorCode {
             ErrorCode::BadRequest | ErrorCode::UnsupportedMediaType => tonic::Code::InvalidArgument,
             ErrorCode::Unauthorized => tonic::Code::Unauthenticated,
             ErrorCode::NotFound => tonic::Code::NotFound,
+            ErrorCode::UnprocessableEntity => tonic::Code::FailedPrecondition,
             ErrorCode::PayloadTooLarge | ErrorCode::RateLimited { .. } => {
                 tonic::Code::ResourceExhausted
             }

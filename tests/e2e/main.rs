@@ -7,3 +7,4 @@ mod t10_otlp_ingest_then_find_trace;
 mod t20_bad_input_gets_a_clear_4xx;
 mod t30_limits_and_tenants;
 mod t40_ops_routes_and_cli;
+mod t50_traces_move_to_blocks;

@@ -71,11 +71,14 @@ storage:
   trace:
     wal:
       path: {}
+    local:
+      path: {}
 supervision:
   backoff_initial: 10ms
   backoff_max: 100ms
 "#,
-        dir.join("wal").display()
+        dir.join("wal").display(),
+        dir.join("blocks").display()
     );
     Config::load(Some(&yaml), &Default::default()).expect("test config is valid")
 }
@@ -159,9 +162,10 @@ impl ProcessNode {
         let yaml = format!(
             "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: 0\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          endpoint: {otlp_http}\n\
-             storage:\n  trace:\n    wal:\n      path: {}\n",
+             storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n",
             http.port(),
-            dir.path().join("wal").display()
+            dir.path().join("wal").display(),
+            dir.path().join("blocks").display()
         );
         std::fs::write(&config_path, yaml).expect("write config");
         let mut node = ProcessNode { child: None, dir, config_path, http, otlp_grpc, otlp_http };
@@ -222,4 +226,61 @@ impl Drop for ProcessNode {
     fn drop(&mut self) {
         self.kill_9();
     }
+}
+
+/// Makes blocks appear within a fraction of a second: short idle period and checks, and no
+/// recent window, so flushed traces leave memory at once and reads come from blocks.
+pub fn flush_blocks_quickly(config: &mut Config) {
+    use spanlake::config::HumanDuration;
+    config.block_builder.trace_idle_period = HumanDuration::from_millis(150);
+    config.block_builder.flush_check_period = HumanDuration::from_millis(50);
+    config.live_store.recent_window = HumanDuration::ZERO;
+}
+
+/// Reads a counter or gauge from a node's `/metrics`, summed over its label sets.
+pub async fn metric_sum(tempo: &clients::TempoClient, name: &str) -> f64 {
+    let (_, _, body) = tempo.get("/metrics", None).await;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Block ids under a local blocks directory, per tenant: `(partition, first, last)`.
+pub fn local_block_ranges(blocks_dir: &Path) -> Vec<(String, u32, u64, u64)> {
+    let mut ranges = Vec::new();
+    let Ok(tenants) = std::fs::read_dir(blocks_dir) else { return ranges };
+    for tenant in tenants.filter_map(Result::ok) {
+        let tenant_name = tenant.file_name().to_string_lossy().to_string();
+        let Ok(blocks) = std::fs::read_dir(tenant.path()) else { continue };
+        for block in blocks.filter_map(Result::ok) {
+            if !block.path().join("meta.json").exists() {
+                continue;
+            }
+            let name = block.file_name().to_string_lossy().to_string();
+            let parts: Vec<&str> = name.trim_start_matches('p').split('-').collect();
+            if let [partition, first, last] = parts.as_slice()
+                && let (Ok(partition), Ok(first), Ok(last)) =
+                    (partition.parse(), first.parse(), last.parse())
+            {
+                ranges.push((tenant_name.clone(), partition, first, last));
+            }
+        }
+    }
+    ranges.sort();
+    ranges
+}
+
+/// Asserts no two complete blocks of a tenant and partition cover overlapping log ranges (a
+/// block rebuilt after a crash must replace itself, never sit beside a second copy).
+pub fn assert_no_overlapping_blocks(blocks_dir: &Path) -> usize {
+    let ranges = local_block_ranges(blocks_dir);
+    for pair in ranges.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.0 == b.0 && a.1 == b.1 {
+            assert!(a.3 < b.2, "blocks overlap: {a:?} and {b:?}");
+        }
+    }
+    ranges.len()
 }

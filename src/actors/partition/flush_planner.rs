@@ -79,11 +79,13 @@ impl FlushPlanner {
     }
 
     /// Every record up to here is flushed.
+    #[cfg(test)]
     pub fn flushed_through(&self) -> LogIndex {
         self.flushed_through
     }
 
     /// Bytes of committed records not yet in blocks.
+    #[cfg(test)]
     pub fn pending_bytes(&self) -> u64 {
         self.pending_bytes
     }

@@ -48,7 +48,6 @@ pub(crate) enum LiveStoreMsg {
     /// The log holds nothing at or below `base`: the next record is `base + 1`.
     SetBase { base: LogIndex },
     /// Every record up to `up_to` is in a registered block.
-    #[allow(dead_code)] // sent by the block-builder, which lands next
     Flushed { up_to: LogIndex },
     /// Forgets flushed traces older than the recent window (sent by a timer).
     EvictExpired,
@@ -203,7 +202,6 @@ impl LiveStoreHandle {
     }
 
     /// Tells the store every record up to `up_to` is in a registered block.
-    #[allow(dead_code)] // called by the block-builder, which lands next
     pub fn flushed(&self, up_to: LogIndex) {
         let _ = self.slot.cast(LiveStoreMsg::Flushed { up_to });
     }

@@ -25,12 +25,16 @@ use tracing::{error, info};
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, PartitionLabels};
+use crate::actors::partition::block_builder::BlockBuilderHandle;
 use crate::actors::partition::group_commit::{FlushBatch, GroupCommit};
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::CommittedRecord;
 use crate::api::error_code::ErrorCode;
 use crate::model::ids::{LogIndex, PartitionId, Term};
 use crate::storage::wal::{Wal, WalError, WalOptions};
+
+/// Bytes a record takes in the WAL beyond its payload (length, CRC, term, index).
+const FRAME_OVERHEAD_BYTES: usize = 24;
 
 /// Records sent to the live-store per message during a replay.
 const REPLAY_CHUNK_RECORDS: u64 = 512;
@@ -94,6 +98,7 @@ pub(crate) struct PartitionLogArgs {
     pub max_wait: Duration,
     pub max_batch_bytes: usize,
     pub live_store: LiveStoreHandle,
+    pub block_builder: BlockBuilderHandle,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
 }
@@ -257,12 +262,18 @@ async fn finish_flush(
     }
     // Durable but not yet acknowledged: a crash here must not lose or duplicate anything.
     state.args.faults.check_in(&state.labels.partition, "partition_log.after_sync").await?;
+    let sizes = batch
+        .records
+        .iter()
+        .map(|record| (record.index, (record.payload.len() + FRAME_OVERHEAD_BYTES) as u64))
+        .collect();
     let committed = batch
         .records
         .into_iter()
         .map(|record| CommittedRecord { index: record.index, payload: record.payload })
         .collect();
     state.args.live_store.apply(committed);
+    state.args.block_builder.committed(sizes);
     for (index, reply) in batch.replies {
         let _ = reply.send(Ok(index));
     }

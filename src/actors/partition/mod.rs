@@ -2,10 +2,11 @@
 //!
 //! ```text
 //!  PartitionSupervisor ─┬─ PartitionLog (log.rs; core: group_commit.rs) ── WAL (storage::wal)
-//!                       └─ LiveStore    (live_store.rs; core: live_traces.rs) ── usage.rs board
+//!                       ├─ LiveStore    (live_store.rs; core: live_traces.rs) ── usage.rs board
+//!                       └─ BlockBuilder (block_builder.rs; core: flush_planner.rs) ── blocks
 //! ```
 
-#[allow(dead_code)] // driven by the block-builder, which lands next
+pub(crate) mod block_builder;
 pub(crate) mod flush_planner;
 pub(crate) mod group_commit;
 pub(crate) mod live_store;

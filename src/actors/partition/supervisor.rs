@@ -4,7 +4,8 @@
 //! ```text
 //!  PartitionSupervisor (p3)
 //!   ├── LiveStore     restarted empty, then the log replays into it
-//!   └── PartitionLog  restarted: re-opens (recovers) the WAL, replays what the store lacks
+//!   ├── PartitionLog  restarted: re-opens (recovers) the WAL, replays what the store lacks
+//!   └── BlockBuilder  restarted: resumes at the log's purge point (redoing a registered range)
 //! ```
 //!
 //! Children are published through [`ActorSlot`]s owned by the node, so the distributor's and
@@ -14,12 +15,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use object_store::ObjectStore;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tracing::{error, warn};
 
 use crate::actors::call::ActorSlot;
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::NodeMetrics;
+use crate::actors::partition::block_builder::{
+    BlockBuilder, BlockBuilderArgs, BlockBuilderHandle, BlockBuilderMsg,
+};
+use crate::actors::partition::flush_planner::FlushPolicy;
 use crate::actors::partition::live_store::{
     LiveStore, LiveStoreArgs, LiveStoreHandle, LiveStoreMsg,
 };
@@ -29,6 +35,9 @@ use crate::actors::supervision::{
     ChildDecision, RestartCounts, RestartPolicy, SupervisedChildren, record_restart,
 };
 use crate::model::ids::PartitionId;
+use crate::storage::block::BlockBuildOptions;
+use crate::storage::block_list::BlockList;
+use crate::storage::object_store::RetryPolicy;
 use crate::storage::wal::WalOptions;
 
 /// How long a stopping supervisor waits for its children.
@@ -41,6 +50,8 @@ pub(crate) enum PartitionChild {
     LiveStore,
     /// The write-ahead log.
     PartitionLog,
+    /// Cuts the log into blocks.
+    BlockBuilder,
 }
 
 impl PartitionChild {
@@ -48,6 +59,7 @@ impl PartitionChild {
         match self {
             PartitionChild::LiveStore => "live_store",
             PartitionChild::PartitionLog => "partition_log",
+            PartitionChild::BlockBuilder => "block_builder",
         }
     }
 }
@@ -74,6 +86,13 @@ pub(crate) struct PartitionArgs {
     pub recent_window: Duration,
     pub log_slot: ActorSlot<PartitionLogMsg>,
     pub live_store_slot: ActorSlot<LiveStoreMsg>,
+    pub block_builder_slot: ActorSlot<BlockBuilderMsg>,
+    pub store: Arc<dyn ObjectStore>,
+    pub blocks: Arc<dyn BlockList>,
+    pub flush_policy: FlushPolicy,
+    pub build_options: BlockBuildOptions,
+    pub retry: RetryPolicy,
+    pub flush_check_period: Duration,
     pub usage: LiveUsageBoard,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
@@ -119,12 +138,32 @@ impl PartitionSupervisorState {
                     max_wait: args.group_commit_max_wait,
                     max_batch_bytes: args.group_commit_max_bytes,
                     live_store: LiveStoreHandle::new(args.live_store_slot.clone()),
+                    block_builder: BlockBuilderHandle::new(args.block_builder_slot.clone()),
                     faults: args.faults.clone(),
                     metrics: args.metrics.clone(),
                 };
                 let (actor, _) =
                     Actor::spawn_linked(None, PartitionLog, log_args, supervisor).await?;
                 args.log_slot.fill(actor.clone());
+                actor.get_id()
+            }
+            PartitionChild::BlockBuilder => {
+                let builder_args = BlockBuilderArgs {
+                    partition: args.partition,
+                    wal: args.wal.clone(),
+                    store: args.store.clone(),
+                    blocks: args.blocks.clone(),
+                    live_store: LiveStoreHandle::new(args.live_store_slot.clone()),
+                    policy: args.flush_policy,
+                    build_options: args.build_options.clone(),
+                    retry: args.retry.clone(),
+                    check_period: args.flush_check_period,
+                    faults: args.faults.clone(),
+                    metrics: args.metrics.clone(),
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, BlockBuilder, builder_args, supervisor).await?;
+                args.block_builder_slot.fill(actor.clone());
                 actor.get_id()
             }
         };
@@ -137,6 +176,7 @@ impl PartitionSupervisorState {
         match child {
             PartitionChild::LiveStore => self.args.live_store_slot.clear_if(actor_id),
             PartitionChild::PartitionLog => self.args.log_slot.clear_if(actor_id),
+            PartitionChild::BlockBuilder => self.args.block_builder_slot.clear_if(actor_id),
         }
     }
 }
@@ -153,9 +193,11 @@ impl Actor for PartitionSupervisor {
     ) -> Result<PartitionSupervisorState, ActorProcessingErr> {
         let children = SupervisedChildren::new(args.restart_policy);
         let mut state = PartitionSupervisorState { args, children };
-        // The store first: the log replays into it as soon as it has opened.
+        // The store first: the log replays into it as soon as it has opened; the builder
+        // last: it reads the opened log's purge point.
         state.spawn_child(&myself, PartitionChild::LiveStore).await?;
         state.spawn_child(&myself, PartitionChild::PartitionLog).await?;
+        state.spawn_child(&myself, PartitionChild::BlockBuilder).await?;
         Ok(state)
     }
 

@@ -1,15 +1,33 @@
-//! The read path. For now: trace by id over every partition's live-store. The Blocks issue
-//! adds block shards (query-shard worker pool) and the Search issue the query-frontend.
+//! The read path: trace by id over every partition's live-store and the candidate blocks.
+//!
+//! ```text
+//!  find_trace(tenants, id) ─┬─► every live-store (FindTrace)
+//!                           └─► blocks of each tenant overlapping the time range
+//!                                 ─► QueryShardPool (bloom → index → one row range)
+//!                           merge, de-duplicate identical spans ─► FoundTrace
+//! ```
+//!
+//! A block that cannot be read is logged and counted, the answer is marked partial, and the
+//! other blocks and traces are served. The Search issue adds the query-frontend.
 
+pub(crate) mod shard;
 pub(crate) mod trace_merge;
 
+use std::sync::Arc;
+
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message;
 use thiserror::Error;
+use tracing::error;
 
 use crate::actors::call::CallError;
+use crate::actors::metrics::{NodeMetrics, TenantLabels};
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::api::error_code::ErrorCode;
 use crate::model::ids::{TenantId, TraceId};
+use crate::storage::block::BlockMeta;
+use crate::storage::block_list::BlockList;
+use shard::QueryShardPool;
 use trace_merge::TraceMerger;
 
 /// Why a query failed.
@@ -46,6 +64,11 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    /// True when a block's span-time range overlaps this window.
+    fn overlaps_block(&self, meta: &BlockMeta) -> bool {
+        self.overlaps_nanos(meta.start_unix_nano, meta.end_unix_nano)
+    }
+
     fn overlaps_nanos(&self, start_unix_nano: u64, end_unix_nano: u64) -> bool {
         let to_seconds = |nanos: u64| i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX);
         to_seconds(start_unix_nano) <= self.end_seconds
@@ -60,17 +83,31 @@ pub struct FoundTrace {
     pub resource_spans: Vec<ResourceSpans>,
     /// Bytes of span data examined.
     pub inspected_bytes: u64,
+    /// Why the answer is incomplete (an unreadable block, a cut at the size limit).
+    pub partial: Option<String>,
+    /// The trace was larger than `max_bytes_per_trace` and was cut to it.
+    pub truncated: bool,
 }
 
-/// Looks traces up by id across the node's partitions.
+/// Looks traces up by id across the node's partitions and blocks.
 #[derive(Clone)]
 pub struct TraceByIdQuerier {
     live_stores: Vec<LiveStoreHandle>,
+    blocks: Arc<dyn BlockList>,
+    shards: QueryShardPool,
+    max_bytes_per_trace: usize,
+    metrics: Arc<NodeMetrics>,
 }
 
 impl TraceByIdQuerier {
-    pub(crate) fn new(live_stores: Vec<LiveStoreHandle>) -> TraceByIdQuerier {
-        TraceByIdQuerier { live_stores }
+    pub(crate) fn new(
+        live_stores: Vec<LiveStoreHandle>,
+        blocks: Arc<dyn BlockList>,
+        shards: QueryShardPool,
+        max_bytes_per_trace: usize,
+        metrics: Arc<NodeMetrics>,
+    ) -> TraceByIdQuerier {
+        TraceByIdQuerier { live_stores, blocks, shards, max_bytes_per_trace, metrics }
     }
 
     /// Every span of `trace_id` held for any of `tenants`, merged and de-duplicated.
@@ -84,7 +121,18 @@ impl TraceByIdQuerier {
         let lookups = tenants.iter().flat_map(|tenant| {
             self.live_stores.iter().map(move |store| store.find_trace(tenant.clone(), trace_id))
         });
-        let answers = futures::future::join_all(lookups).await;
+        let candidates: Vec<Arc<BlockMeta>> = tenants
+            .iter()
+            .flat_map(|tenant| self.blocks.blocks(tenant))
+            .filter(|meta| range.is_none_or(|range| range.overlaps_block(meta)))
+            .collect();
+        let block_lookups =
+            candidates.iter().map(|meta| self.shards.find_in_block(meta.clone(), trace_id));
+        let (answers, block_answers) = futures::future::join(
+            futures::future::join_all(lookups),
+            futures::future::join_all(block_lookups),
+        )
+        .await;
         let mut merger = TraceMerger::new();
         for answer in answers {
             let Some(snapshot) = answer? else { continue };
@@ -97,7 +145,92 @@ impl TraceByIdQuerier {
                 .add_encoded(snapshot.traces_data)
                 .map_err(|error| QueryError::Corrupt { reason: error.to_string() })?;
         }
+        let mut partial = None;
+        for (meta, answer) in candidates.iter().zip(block_answers) {
+            match answer {
+                Ok(resource_spans) => {
+                    merger.inspected(resource_spans.iter().map(|rs| rs.encoded_len() as u64).sum());
+                    merger.add(resource_spans);
+                }
+                Err(failure) => {
+                    error!(tenant = %meta.tenant, block = %meta.block_id, %trace_id, error = %failure, "block unreadable, answering without it");
+                    let labels = TenantLabels { tenant: meta.tenant.clone() };
+                    self.metrics.query_block_errors.get_or_create(&labels).inc();
+                    partial
+                        .get_or_insert_with(|| format!("some blocks could not be read: {failure}"));
+                }
+            }
+        }
         let inspected_bytes = merger.inspected_bytes();
-        Ok(FoundTrace { resource_spans: merger.finish(), inspected_bytes })
+        let (resource_spans, truncated) = cut_to_size(merger.finish(), self.max_bytes_per_trace);
+        if truncated {
+            partial = Some(format!(
+                "Trace exceeds maximum size of {} bytes, a partial trace is returned",
+                self.max_bytes_per_trace
+            ));
+        }
+        Ok(FoundTrace { resource_spans, inspected_bytes, partial, truncated })
+    }
+}
+
+/// Keeps whole spans, in order, until the encoded trace would pass `max_bytes`.
+fn cut_to_size(resource_spans: Vec<ResourceSpans>, max_bytes: usize) -> (Vec<ResourceSpans>, bool) {
+    let total: usize = resource_spans.iter().map(Message::encoded_len).sum();
+    if max_bytes == 0 || total <= max_bytes {
+        return (resource_spans, false);
+    }
+    let mut kept = Vec::new();
+    let mut size = 0usize;
+    'outer: for mut resource in resource_spans {
+        let scopes = std::mem::take(&mut resource.scope_spans);
+        let mut kept_resource = resource.clone();
+        size += kept_resource.encoded_len();
+        for mut scope in scopes {
+            let spans = std::mem::take(&mut scope.spans);
+            let mut kept_scope = scope.clone();
+            size += kept_scope.encoded_len();
+            for span in spans {
+                size += span.encoded_len() + 4;
+                if size > max_bytes {
+                    if !kept_scope.spans.is_empty() {
+                        kept_resource.scope_spans.push(kept_scope);
+                    }
+                    if !kept_resource.scope_spans.is_empty() {
+                        kept.push(kept_resource);
+                    }
+                    break 'outer;
+                }
+                kept_scope.spans.push(span);
+            }
+            kept_resource.scope_spans.push(kept_scope);
+        }
+        kept.push(kept_resource);
+    }
+    (kept, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+
+    use super::*;
+
+    #[test]
+    fn traces_over_the_limit_are_cut_at_whole_spans() {
+        let spans =
+            (0..100).map(|n| Span { name: format!("span-{n:03}"), ..Default::default() }).collect();
+        let trace = vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            ..Default::default()
+        }];
+        let size: usize = trace.iter().map(Message::encoded_len).sum();
+        let (same, cut) = cut_to_size(trace.clone(), size);
+        assert!(!cut);
+        assert_eq!(same, trace);
+        let (half, cut) = cut_to_size(trace, size / 2);
+        assert!(cut);
+        let kept = half[0].scope_spans[0].spans.len();
+        assert!((40..=50).contains(&kept), "kept {kept} of 100");
+        assert!(half.iter().map(Message::encoded_len).sum::<usize>() <= size / 2);
     }
 }

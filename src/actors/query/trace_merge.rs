@@ -28,7 +28,13 @@ impl TraceMerger {
     pub fn add_encoded(&mut self, traces_data: Bytes) -> Result<(), prost::DecodeError> {
         self.inspected_bytes += traces_data.len() as u64;
         let decoded = TracesData::decode(traces_data)?;
-        for mut resource_spans in decoded.resource_spans {
+        self.add(decoded.resource_spans);
+        Ok(())
+    }
+
+    /// Adds decoded spans (from a block), keeping each distinct span once.
+    pub fn add(&mut self, resource_spans: Vec<ResourceSpans>) {
+        for mut resource_spans in resource_spans {
             let resource_key = resource_spans.resource.as_ref().map(Message::encode_to_vec);
             for scope_spans in &mut resource_spans.scope_spans {
                 let scope_key = scope_spans.scope.as_ref().map(Message::encode_to_vec);
@@ -47,7 +53,11 @@ impl TraceMerger {
                 self.resource_spans.push(resource_spans);
             }
         }
-        Ok(())
+    }
+
+    /// Counts bytes read from blocks.
+    pub fn inspected(&mut self, bytes: u64) {
+        self.inspected_bytes += bytes;
     }
 
     /// Bytes of encoded spans looked at.

@@ -10,12 +10,11 @@
 
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 use serde::Deserialize;
 
-use crate::actors::query::{QueryError, TimeRange, TraceByIdQuerier};
-use crate::api::error_code::ApiError;
+use crate::actors::query::{FoundTrace, QueryError, TimeRange, TraceByIdQuerier};
+use crate::api::error_code::{ApiError, ErrorCode};
 use crate::api::query::trace_json::{render_trace_v1, render_trace_v2};
 use crate::api::tenant::{ORG_ID_HEADER, query_tenants};
 use crate::model::ids::TraceId;
@@ -51,6 +50,13 @@ async fn trace_v1(
     if found.resource_spans.is_empty() {
         return Ok(HttpResponse::NotFound().finish());
     }
+    if found.truncated {
+        // v1 cannot say "partial": Tempo answers 422; v2 returns the cut trace.
+        return Err(ApiError::new(
+            ErrorCode::UnprocessableEntity,
+            found.partial.unwrap_or_else(|| "trace exceeds the maximum size".to_string()),
+        ));
+    }
     if wants_protobuf(&request) {
         let trace = tempopb::Trace { resource_spans: found.resource_spans };
         return Ok(protobuf_response(trace.encode_to_vec()));
@@ -70,18 +76,20 @@ async fn trace_v2(
             // Always present, even when empty: Grafana dereferences it unguarded.
             trace: Some(tempopb::Trace { resource_spans: found.resource_spans }),
             metrics: Some(tempopb::TraceByIdMetrics { inspected_bytes: found.inspected_bytes }),
-            status: tempopb::PartialStatus::Complete as i32,
-            message: String::new(),
+            status: if found.partial.is_some() {
+                tempopb::PartialStatus::Partial as i32
+            } else {
+                tempopb::PartialStatus::Complete as i32
+            },
+            message: found.partial.clone().unwrap_or_default(),
         };
         return Ok(protobuf_response(response.encode_to_vec()));
     }
-    Ok(json_response(render_trace_v2(&found.resource_spans, found.inspected_bytes, None)))
-}
-
-/// A trace and what finding it cost.
-struct Found {
-    resource_spans: Vec<ResourceSpans>,
-    inspected_bytes: u64,
+    Ok(json_response(render_trace_v2(
+        &found.resource_spans,
+        found.inspected_bytes,
+        found.partial.as_deref(),
+    )))
 }
 
 async fn lookup(
@@ -89,18 +97,17 @@ async fn lookup(
     trace_id_text: &str,
     params: &TimeParams,
     state: &TraceByIdState,
-) -> Result<Found, ApiError> {
+) -> Result<FoundTrace, ApiError> {
     let header = request.headers().get(ORG_ID_HEADER).and_then(|value| value.to_str().ok());
     let tenants = query_tenants(state.multitenancy, header)?;
     let trace_id = TraceId::parse_hex(trace_id_text)
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let range = parse_time_range(params)?;
-    let found = state
+    state
         .querier
         .find_trace(&tenants, trace_id, range)
         .await
-        .map_err(|error: QueryError| ApiError::new(error.error_code(), error.to_string()))?;
-    Ok(Found { resource_spans: found.resource_spans, inspected_bytes: found.inspected_bytes })
+        .map_err(|error: QueryError| ApiError::new(error.error_code(), error.to_string()))
 }
 
 /// Parses `start`/`end` (int64 seconds; both or neither; start before end).

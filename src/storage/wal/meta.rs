@@ -18,6 +18,9 @@ pub(super) const VOTE_FILE: &str = "vote";
 /// File holding the last purged log id.
 pub(super) const PURGED_FILE: &str = "purged";
 
+/// The log range the block-builder is turning into blocks (two little-endian u64s).
+pub(super) const FLUSH_INTENT_FILE: &str = "flush-intent";
+
 /// Suffix of the temporary file written before a rename.
 pub(super) const TMP_SUFFIX: &str = ".tmp";
 

@@ -1,0 +1,377 @@
+//! Block-builder actor: turns a partition's committed log into Parquet blocks in object
+//! storage, then lets the log be purged. Decisions live in [`FlushPlanner`].
+//!
+//! ```text
+//!  partition log ── Committed(sizes) ──► BlockBuilder ── Tick ──► planner: FlushRange [first, last]?
+//!     read records first..=last from the WAL (blocking, in chunks)
+//!     per tenant: build_block (blocking) ── upload data, index, blooms, then meta.json last
+//!     register every tenant's block in the block list
+//!     purge the WAL before last + 1; tell the live-store (it evicts after its recent window)
+//! ```
+//!
+//! Crash safety: the range is saved in the WAL directory (a flush intent) before anything is
+//! uploaded; a block's id comes from (partition, first, last); `meta.json` goes last (it marks
+//! a complete block); the log is purged only after every tenant's block of the range is
+//! registered. A builder restarted at any step starts again at the log's purge point and
+//! redoes exactly the intended range: the same blocks are rebuilt, overwritten and
+//! registered once. (Deriving the range from the block list alone was not enough: a crash
+//! between uploading `meta.json` and registering left a complete block the restarted builder
+//! did not know, and it cut a different, overlapping range.)
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use opentelemetry_proto::tonic::trace::v1::TracesData;
+use prost::Message;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tracing::{info, warn};
+
+use crate::actors::call::ActorSlot;
+use crate::actors::faults::FaultPoints;
+use crate::actors::metrics::{NodeMetrics, PartitionLabels};
+use crate::actors::partition::flush_planner::{FlushPlanner, FlushPolicy, FlushRange};
+use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::log::WalCell;
+use crate::model::batch::TraceBatch;
+use crate::model::ids::{LogIndex, PartitionId, TenantId, TraceId};
+use crate::storage::block::{
+    BlockBuildOptions, BlockId, BlockInputTrace, BuiltBlock, bloom_path, build_block, data_path,
+    index_path, meta_path,
+};
+use crate::storage::block_list::BlockList;
+use crate::storage::object_store::{RetryPolicy, with_retries};
+use crate::storage::wal::Wal;
+
+/// Records read from the log per lock of the WAL, so appends are never held up for long.
+const READ_CHUNK_RECORDS: u64 = 256;
+
+/// The block-builder actor (behaviour only).
+pub(crate) struct BlockBuilder;
+
+/// Everything a block-builder can be told.
+pub(crate) enum BlockBuilderMsg {
+    /// Records became durable: (index, bytes on disk) each.
+    Committed(Vec<(LogIndex, u64)>),
+    /// Checks whether a block is due (sent by a timer).
+    Tick,
+}
+
+/// What a block-builder starts from.
+pub(crate) struct BlockBuilderArgs {
+    pub partition: PartitionId,
+    pub wal: WalCell,
+    pub store: Arc<dyn ObjectStore>,
+    pub blocks: Arc<dyn BlockList>,
+    pub live_store: LiveStoreHandle,
+    pub policy: FlushPolicy,
+    pub build_options: BlockBuildOptions,
+    pub retry: RetryPolicy,
+    pub check_period: Duration,
+    pub faults: FaultPoints,
+    pub metrics: Arc<NodeMetrics>,
+}
+
+/// A running block-builder.
+pub(crate) struct BlockBuilderState {
+    planner: FlushPlanner,
+    labels: PartitionLabels,
+    args: BlockBuilderArgs,
+}
+
+impl Actor for BlockBuilder {
+    type Msg = BlockBuilderMsg;
+    type State = BlockBuilderState;
+    type Arguments = BlockBuilderArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<BlockBuilderMsg>,
+        args: BlockBuilderArgs,
+    ) -> Result<BlockBuilderState, ActorProcessingErr> {
+        let wal = args.wal.clone();
+        let (flushed_through, last, pending, intent) = tokio::task::spawn_blocking(move || {
+            let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match guard.as_ref() {
+                Some(wal) => {
+                    let purged = wal.last_purged().map_or(LogIndex(0), |purged| purged.index);
+                    let last = wal.last_log_id().map_or(purged, |last| last.index);
+                    let intent = wal.flush_intent().map_err(|error| error.to_string());
+                    Ok((purged, last, wal.frame_sizes(purged.next(), last), intent?))
+                }
+                None => Err("write-ahead log is not open".to_string()),
+            }
+        })
+        .await?
+        .map_err(|error| {
+            format!("partition {} block-builder cannot start: {error}", args.partition)
+        })?;
+        // A flush that started before a crash is redone with exactly its range; the block
+        // list is the fallback for logs written before flush intents existed.
+        let resume_to = intent
+            .filter(|(first, end)| *first == flushed_through.next() && *end <= last)
+            .map(|(_, end)| end)
+            .or_else(|| args.blocks.registered_range_end(args.partition, flushed_through.next()))
+            .filter(|end| *end <= last);
+        if let Some(resume_to) = resume_to {
+            info!(partition = %args.partition, from = %flushed_through.next(), to = %resume_to, "redoing a partly registered flush");
+        }
+        let planner =
+            FlushPlanner::new(args.policy, flushed_through, &pending, resume_to, Instant::now());
+        myself.send_interval(args.check_period, || BlockBuilderMsg::Tick);
+        let labels = PartitionLabels { partition: args.partition.to_string() };
+        Ok(BlockBuilderState { planner, labels, args })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<BlockBuilderMsg>,
+        message: BlockBuilderMsg,
+        state: &mut BlockBuilderState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            BlockBuilderMsg::Committed(records) => {
+                let now = Instant::now();
+                for (index, bytes) in records {
+                    state.planner.committed(index, bytes, now);
+                }
+            }
+            BlockBuilderMsg::Tick => {
+                let Some(range) = state.planner.next_flush(Instant::now()) else { return Ok(()) };
+                let started = Instant::now();
+                match save_intent(&state.args.wal, range).await.and(flush(state, range).await) {
+                    Ok(summary) => {
+                        state.planner.flush_done(range);
+                        info!(
+                            partition = %state.args.partition,
+                            first = %range.first,
+                            last = %range.last,
+                            blocks = summary.blocks,
+                            spans = summary.spans,
+                            bytes = summary.bytes,
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "flushed log range into blocks"
+                        );
+                        state
+                            .args
+                            .metrics
+                            .blocks_flushed
+                            .get_or_create(&state.labels)
+                            .inc_by(summary.blocks);
+                    }
+                    Err(FlushError::Retry(reason)) => {
+                        warn!(partition = %state.args.partition, first = %range.first, last = %range.last, %reason, "flush failed, will retry the same range");
+                        state.args.metrics.block_flush_failures.get_or_create(&state.labels).inc();
+                        state.planner.flush_failed(range);
+                    }
+                    Err(FlushError::Fatal(reason)) => {
+                        return Err(format!(
+                            "partition {} flush failed: {reason}",
+                            state.args.partition
+                        )
+                        .into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one flush wrote.
+#[derive(Debug, Default)]
+struct FlushSummary {
+    blocks: u64,
+    spans: u64,
+    bytes: u64,
+}
+
+/// How a flush failed: retried on the next tick, or fatal for this incarnation.
+#[derive(Debug)]
+enum FlushError {
+    Retry(String),
+    Fatal(String),
+}
+
+/// Builds, uploads and registers every tenant's block of `range`, then purges the log.
+async fn flush(
+    state: &mut BlockBuilderState,
+    range: FlushRange,
+) -> Result<FlushSummary, FlushError> {
+    let args = &state.args;
+    let scope = state.labels.partition.as_str();
+    let by_tenant = read_range(&args.wal, range).await?;
+    let mut summary = FlushSummary::default();
+    for (tenant, traces) in by_tenant {
+        let block_id = BlockId::for_log_range(args.partition, range.first, range.last);
+        let options = args.build_options.clone();
+        let partition = args.partition;
+        let tenant_for_build = tenant.clone();
+        let id_for_build = block_id.clone();
+        let built: BuiltBlock = tokio::task::spawn_blocking(move || {
+            build_block(
+                id_for_build,
+                &tenant_for_build,
+                partition,
+                range.first,
+                range.last,
+                traces,
+                &options,
+            )
+        })
+        .await
+        .map_err(|error| FlushError::Fatal(error.to_string()))?
+        .map_err(|error| FlushError::Fatal(format!("block encoding failed: {error}")))?;
+
+        upload(args, &data_path(&tenant, &block_id), built.data.clone()).await?;
+        check(&args.faults, scope, "block_builder.after_data_upload").await?;
+        upload(args, &index_path(&tenant, &block_id), built.index.clone()).await?;
+        for (shard, bloom) in built.blooms.iter().enumerate() {
+            let shard =
+                u32::try_from(shard).map_err(|error| FlushError::Fatal(error.to_string()))?;
+            upload(args, &bloom_path(&tenant, &block_id, shard), bloom.clone()).await?;
+        }
+        check(&args.faults, scope, "block_builder.after_index_upload").await?;
+        upload(args, &meta_path(&tenant, &block_id), built.meta.encode()).await?;
+        check(&args.faults, scope, "block_builder.after_meta_upload").await?;
+        summary.blocks += 1;
+        summary.spans += built.meta.span_count;
+        summary.bytes += built.meta.data_bytes;
+        args.blocks.register(built.meta);
+    }
+    check(&args.faults, scope, "block_builder.before_log_purge").await?;
+    let wal = args.wal.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_mut() {
+            Some(wal) => wal.purge_before(range.last.next()).map_err(|error| error.to_string()),
+            None => Err("write-ahead log is not open".to_string()),
+        }
+    })
+    .await
+    .map_err(|error| FlushError::Fatal(error.to_string()))?
+    .map_err(FlushError::Fatal)?;
+    args.live_store.flushed(range.last);
+    Ok(summary)
+}
+
+/// Records the range durably before any of its blocks is uploaded (see the module doc).
+async fn save_intent(wal: &WalCell, range: FlushRange) -> Result<(), FlushError> {
+    let wal = wal.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_mut() {
+            Some(wal) => {
+                wal.save_flush_intent(range.first, range.last).map_err(|error| error.to_string())
+            }
+            None => Err("write-ahead log is not open".to_string()),
+        }
+    })
+    .await
+    .map_err(|error| FlushError::Fatal(error.to_string()))?
+    .map_err(FlushError::Retry)
+}
+
+/// Reaches a fault point; an injected error fails the flush (a panic crashes the actor).
+async fn check(faults: &FaultPoints, scope: &str, point: &str) -> Result<(), FlushError> {
+    faults.check_in(scope, point).await.map_err(|fault| FlushError::Fatal(fault.to_string()))
+}
+
+/// Uploads one object with retries; a permanent failure is retried on a later tick.
+async fn upload(
+    args: &BlockBuilderArgs,
+    path: &object_store::path::Path,
+    bytes: Bytes,
+) -> Result<(), FlushError> {
+    let store = args.store.clone();
+    with_retries(&args.retry, Some(args.metrics.as_ref()), "put", path, || {
+        let store = store.clone();
+        let payload = PutPayload::from(bytes.clone());
+        let path = path.clone();
+        async move { store.put(&path, payload).await.map(|_| ()) }
+    })
+    .await
+    .map_err(|error| FlushError::Retry(error.to_string()))
+}
+
+/// Reads `range` from the log and groups its spans by tenant and trace.
+async fn read_range(
+    wal: &WalCell,
+    range: FlushRange,
+) -> Result<BTreeMap<TenantId, Vec<BlockInputTrace>>, FlushError> {
+    let mut fragments: BTreeMap<TenantId, BTreeMap<TraceId, Vec<u8>>> = BTreeMap::new();
+    let mut from = range.first;
+    while from <= range.last {
+        let to = LogIndex((from.0 + READ_CHUNK_RECORDS - 1).min(range.last.0));
+        let wal = wal.clone();
+        let records = tokio::task::spawn_blocking(move || {
+            let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard
+                .as_ref()
+                .map(|wal: &Wal| wal.read_range(from, to))
+                .unwrap_or_else(|| Ok(Vec::new()))
+        })
+        .await
+        .map_err(|error| FlushError::Fatal(error.to_string()))?
+        .map_err(|error| {
+            FlushError::Fatal(format!("cannot read log records {from}..={to}: {error}"))
+        })?;
+        let expected = to.0 - from.0 + 1;
+        if records.len() as u64 != expected {
+            return Err(FlushError::Fatal(format!(
+                "log records {from}..={to} are missing: read {} of {expected}",
+                records.len()
+            )));
+        }
+        for record in records {
+            let batch = TraceBatch::decode(record.payload).map_err(|error| {
+                FlushError::Fatal(format!("log record {} does not decode: {error}", record.index))
+            })?;
+            let traces = fragments.entry(batch.tenant_id()).or_default();
+            for fragment in batch.traces {
+                let Some(trace_id) = fragment.trace_id() else { continue };
+                traces.entry(trace_id).or_default().extend_from_slice(&fragment.traces_data);
+            }
+        }
+        from = to.next();
+    }
+    fragments
+        .into_iter()
+        .map(|(tenant, traces)| {
+            let inputs = traces
+                .into_iter()
+                .map(|(trace_id, data)| {
+                    TracesData::decode(data.as_slice())
+                        .map(|decoded| BlockInputTrace {
+                            trace_id,
+                            resource_spans: decoded.resource_spans,
+                        })
+                        .map_err(|error| {
+                            FlushError::Fatal(format!("trace {trace_id} does not decode: {error}"))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((tenant, inputs))
+        })
+        .collect()
+}
+
+/// How the partition log reports commits to the block-builder; survives its restarts.
+#[derive(Clone)]
+pub(crate) struct BlockBuilderHandle {
+    slot: ActorSlot<BlockBuilderMsg>,
+}
+
+impl BlockBuilderHandle {
+    /// Wraps the slot the partition supervisor fills.
+    pub fn new(slot: ActorSlot<BlockBuilderMsg>) -> BlockBuilderHandle {
+        BlockBuilderHandle { slot }
+    }
+
+    /// Reports durable records; a builder that is down re-reads their sizes when it starts.
+    pub fn committed(&self, records: Vec<(LogIndex, u64)>) {
+        let _ = self.slot.cast(BlockBuilderMsg::Committed(records));
+    }
+}
