@@ -112,3 +112,45 @@ async fn traces_read_back_from_s3_blocks() {
         assert_eq!(spans_in(&found).len(), 4);
     }
 }
+
+/// A trace over max_bytes_per_trace is stored whole; by id, v2 returns a cut PARTIAL trace
+/// with a message, v1 answers 422 — never a 5xx, never a silent loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_over_the_size_limit_is_kept_and_returned_partial() {
+    let node = TestNode::start_with(|config| {
+        flush_blocks_quickly(config);
+        config.overrides.defaults.global.max_bytes_per_trace = 4_000;
+    })
+    .await;
+    let tempo = node.tempo();
+    let mut grpc = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    let big = spans::request(&[77], 40);
+    grpc.export(big.clone(), None).await.expect("a large trace is accepted");
+    wait_for("the large trace in a block", Duration::from_secs(30), || async {
+        metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
+            && metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
+    })
+    .await;
+    let trace = hex(&spans::trace_id(77));
+    let (status, body) = tempo.json(&format!("/api/v2/traces/{trace}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "PARTIAL");
+    assert!(body["message"].as_str().unwrap().contains("exceeds maximum size of 4000 bytes"));
+    let returned =
+        body["trace"]["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap().len();
+    assert!(returned > 0 && returned < 40, "cut at whole spans: {returned}");
+    let (status, _, body) = tempo.get(&format!("/api/traces/{trace}"), None).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    {
+        tracing::info!("--- the whole trace is stored: a larger limit returns all of it");
+        let config = {
+            let mut config = node.config.clone();
+            config.overrides.defaults.global.max_bytes_per_trace = 10_000_000;
+            config
+        };
+        let mut node = node;
+        node.node.take().expect("running").shutdown().await;
+        node.node = Some(spanlake::Node::start(config).await.expect("restart"));
+        assert_eq!(spans_in(&node.tempo().trace_v2_protobuf(&trace).await).len(), 40);
+    }
+}
