@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use spanlake::bench::blocks::{BlocksBenchOptions, run_blocks_bench};
 use spanlake::bench::ingest::{IngestBenchOptions, run_ingest_bench};
 use spanlake::config::{Config, LoadedConfig, LogFormat};
 use spanlake::{Node, api};
@@ -57,6 +58,28 @@ enum BenchCommand {
         /// HTTP/2 connections.
         #[arg(long, default_value_t = 4)]
         connections: usize,
+        /// Spans per request.
+        #[arg(long, default_value_t = 100)]
+        spans_per_request: usize,
+        /// Spans per trace.
+        #[arg(long, default_value_t = 10)]
+        spans_per_trace: usize,
+        /// Partitions of the node.
+        #[arg(long, default_value_t = 4)]
+        partitions: u32,
+    },
+    /// Blocks: ingest N spans, wait until they are in blocks, measure bytes per span on disk,
+    /// block build throughput and trace-by-id latency served from blocks.
+    Blocks {
+        /// Spans to ingest.
+        #[arg(long, default_value_t = 10_000_000)]
+        spans: u64,
+        /// Trace-by-id lookups measured (after as many cold ones).
+        #[arg(long, default_value_t = 1000)]
+        lookups: usize,
+        /// Requests in flight while ingesting.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
         /// Spans per request.
         #[arg(long, default_value_t = 100)]
         spans_per_request: usize,
@@ -153,29 +176,12 @@ fn main() -> ExitCode {
 }
 
 fn run_bench(bench: &BenchCommand) -> ExitCode {
-    let BenchCommand::Ingest {
-        seconds,
-        concurrency,
-        connections,
-        spans_per_request,
-        spans_per_trace,
-        partitions,
-    } = bench;
     let node_binary = match std::env::current_exe() {
         Ok(path) => path,
         Err(error) => {
             eprintln!("spanlake: cannot find my own binary: {error}");
             return ExitCode::FAILURE;
         }
-    };
-    let options = IngestBenchOptions {
-        duration: std::time::Duration::from_secs(*seconds),
-        concurrency: *concurrency,
-        connections: *connections,
-        spans_per_request: *spans_per_request,
-        spans_per_trace: *spans_per_trace,
-        partitions: *partitions,
-        node_binary,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -184,9 +190,49 @@ fn run_bench(bench: &BenchCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run_ingest_bench(&options)) {
-        Ok(report) => {
-            print!("{}", report.table(&options));
+    let table = match bench {
+        BenchCommand::Ingest {
+            seconds,
+            concurrency,
+            connections,
+            spans_per_request,
+            spans_per_trace,
+            partitions,
+        } => {
+            let options = IngestBenchOptions {
+                duration: std::time::Duration::from_secs(*seconds),
+                concurrency: *concurrency,
+                connections: *connections,
+                spans_per_request: *spans_per_request,
+                spans_per_trace: *spans_per_trace,
+                partitions: *partitions,
+                node_binary,
+            };
+            runtime.block_on(run_ingest_bench(&options)).map(|report| report.table(&options))
+        }
+        BenchCommand::Blocks {
+            spans,
+            lookups,
+            concurrency,
+            spans_per_request,
+            spans_per_trace,
+            partitions,
+        } => {
+            let options = BlocksBenchOptions {
+                spans: *spans,
+                spans_per_request: *spans_per_request,
+                spans_per_trace: *spans_per_trace,
+                concurrency: *concurrency,
+                lookups: *lookups,
+                partitions: *partitions,
+                node_binary,
+            };
+            runtime.block_on(run_blocks_bench(&options)).map(|report| report.table(&options))
+        }
+    };
+    match table {
+        Ok(table) => {
+            print!("{table}");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -79,6 +79,10 @@ pub struct NodeMetrics {
     pub blocks_flushed: Family<PartitionLabels, Counter>,
     /// Flushes that failed and will be retried.
     pub block_flush_failures: Family<PartitionLabels, Counter>,
+    /// Spans written into blocks.
+    pub spans_flushed: Family<PartitionLabels, Counter>,
+    /// Time to read, encode, upload and register one flush.
+    pub flush_seconds: Family<PartitionLabels, Histogram>,
     /// Blocks a query could not read (missing or corrupt objects).
     pub query_block_errors: Family<TenantLabels, Counter>,
 }
@@ -162,6 +166,20 @@ impl NodeMetrics {
             "Block flushes that failed and will be retried",
             block_flush_failures.clone(),
         );
+        let spans_flushed = Family::<PartitionLabels, Counter>::default();
+        registry.register(
+            "block_builder_spans_flushed",
+            "Spans written into blocks",
+            spans_flushed.clone(),
+        );
+        let flush_seconds = Family::<PartitionLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.01, 2.0, 14))
+        });
+        registry.register(
+            "block_builder_flush_duration_seconds",
+            "Time to read, encode, upload and register one flush",
+            flush_seconds.clone(),
+        );
         let query_block_errors = Family::<TenantLabels, Counter>::default();
         registry.register(
             "query_block_errors",
@@ -189,6 +207,8 @@ impl NodeMetrics {
             object_store_operations,
             blocks_flushed,
             block_flush_failures,
+            spans_flushed,
+            flush_seconds,
             query_block_errors,
         }
     }

@@ -138,7 +138,8 @@ pub async fn run_ingest_bench(
     options: &IngestBenchOptions,
 ) -> Result<IngestBenchReport, BenchError> {
     let data = tempdir()?;
-    let mut node = BenchNode::start(&options.node_binary, &data, options.partitions).await?;
+    let mut node =
+        BenchNode::start(&options.node_binary, &data, options.partitions, "30s", "").await?;
     let report = load(options, &node).await;
     let metrics = node.metrics().await;
     let node_peak_rss = node.peak_rss();
@@ -273,7 +274,10 @@ impl WorkerOutcome {
     }
 }
 
-async fn export(client: &mut tonic::client::Grpc<Channel>, payload: Bytes) -> Result<(), String> {
+pub(super) async fn export(
+    client: &mut tonic::client::Grpc<Channel>,
+    payload: Bytes,
+) -> Result<(), String> {
     client.ready().await.map_err(|error| error.to_string())?;
     let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
     client
@@ -288,7 +292,10 @@ async fn export(client: &mut tonic::client::Grpc<Channel>, payload: Bytes) -> Re
 }
 
 /// A request of `spans_per_request` spans, `spans_per_trace` per trace, unique per `number`.
-fn build_request(number: u64, options: &IngestBenchOptions) -> ExportTraceServiceRequest {
+pub(super) fn build_request(
+    number: u64,
+    options: &IngestBenchOptions,
+) -> ExportTraceServiceRequest {
     let traces = (options.spans_per_request / options.spans_per_trace.max(1)).max(1) as u64;
     let attribute = |key: &str, value: any_value::Value| KeyValue {
         key: key.to_string(),
@@ -404,25 +411,34 @@ impl Decoder for PreEncodedCodec {
 }
 
 /// The node under test, as a child process.
-struct BenchNode {
+pub(super) struct BenchNode {
     child: Option<Child>,
-    http: std::net::SocketAddr,
-    otlp_grpc: std::net::SocketAddr,
+    pub(super) http: std::net::SocketAddr,
+    pub(super) otlp_grpc: std::net::SocketAddr,
 }
 
 impl BenchNode {
-    async fn start(binary: &Path, data: &Path, partitions: u32) -> Result<BenchNode, BenchError> {
+    /// Starts the node on `data` (log and blocks under it); `recent_window` is how long
+    /// flushed traces stay in memory; `extra_yaml` adds top-level sections.
+    pub(super) async fn start(
+        binary: &Path,
+        data: &Path,
+        partitions: u32,
+        recent_window: &str,
+        extra_yaml: &str,
+    ) -> Result<BenchNode, BenchError> {
         let http = free_loopback_addr()?;
         let otlp_grpc = free_loopback_addr()?;
         let config = format!(
             "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  log_level: warn\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          enabled: false\n\
              partitions:\n  count: {partitions}\n\
-             storage:\n  trace:\n    wal:\n      path: {}\n\
-             live_store:\n  max_bytes_per_tenant: 17179869184\n\
-             overrides:\n  defaults:\n    ingestion:\n      max_traces_per_user: 100000000\n",
+             storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n\
+             live_store:\n  max_bytes_per_tenant: 17179869184\n  recent_window: {recent_window}\n\
+             overrides:\n  defaults:\n    ingestion:\n      max_traces_per_user: 100000000\n{extra_yaml}",
             http.port(),
-            data.join("wal").display()
+            data.join("wal").display(),
+            data.join("blocks").display()
         );
         let config_path = data.join("spanlake.yaml");
         std::fs::write(&config_path, config)
@@ -446,12 +462,12 @@ impl BenchNode {
         Err(BenchError::Setup("the node did not become ready within 60 s".to_string()))
     }
 
-    async fn metrics(&self) -> Option<String> {
+    pub(super) async fn metrics(&self) -> Option<String> {
         http_get(self.http, "/metrics").await
     }
 
     /// `VmHWM` of the node process (Linux).
-    fn peak_rss(&self) -> Option<u64> {
+    pub(super) fn peak_rss(&self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
@@ -459,7 +475,7 @@ impl BenchNode {
         Some(kib * 1024)
     }
 
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -474,27 +490,36 @@ impl Drop for BenchNode {
 }
 
 /// A minimal HTTP/1.0 GET over loopback (the benchmark needs no HTTP client crate).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?;
-    (status == "200").then(|| body.to_string())
+pub(super) async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+    let body = http_get_bytes(addr, path, "*/*").await?;
+    String::from_utf8(body).ok()
 }
 
-fn free_loopback_addr() -> Result<std::net::SocketAddr, BenchError> {
+/// A minimal HTTP/1.0 GET returning the body of a 200 answer.
+pub(super) async fn http_get_bytes(
+    addr: std::net::SocketAddr,
+    path: &str,
+    accept: &str,
+) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.ok()?;
+    let split = response.windows(4).position(|window| window == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split_whitespace().nth(1)?;
+    (status == "200").then(|| response[split + 4..].to_vec())
+}
+
+pub(super) fn free_loopback_addr() -> Result<std::net::SocketAddr, BenchError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| BenchError::Setup(format!("no free port: {error}")))
 }
 
-fn tempdir() -> Result<PathBuf, BenchError> {
+pub(super) fn tempdir() -> Result<PathBuf, BenchError> {
     let path = std::env::temp_dir().join(format!("spanlake-bench-{}", std::process::id()));
     std::fs::create_dir_all(&path).map_err(|error| BenchError::Setup(error.to_string()))?;
     Ok(path)

@@ -1,3 +1,4 @@
 //! Benchmarks run from the command line (`spanlake bench …`): measurements, not timed tests.
 
+pub mod blocks;
 pub mod ingest;

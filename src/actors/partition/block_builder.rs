@@ -154,12 +154,13 @@ impl Actor for BlockBuilder {
                             elapsed_ms = started.elapsed().as_millis() as u64,
                             "flushed log range into blocks"
                         );
-                        state
-                            .args
-                            .metrics
-                            .blocks_flushed
+                        let metrics = &state.args.metrics;
+                        metrics.blocks_flushed.get_or_create(&state.labels).inc_by(summary.blocks);
+                        metrics.spans_flushed.get_or_create(&state.labels).inc_by(summary.spans);
+                        metrics
+                            .flush_seconds
                             .get_or_create(&state.labels)
-                            .inc_by(summary.blocks);
+                            .observe(started.elapsed().as_secs_f64());
                     }
                     Err(FlushError::Retry(reason)) => {
                         warn!(partition = %state.args.partition, first = %range.first, last = %range.last, %reason, "flush failed, will retry the same range");
