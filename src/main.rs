@@ -45,6 +45,20 @@ enum Command {
     },
 }
 
+/// The shape of the generated load, shared by the benchmarks.
+#[derive(clap::Args, Debug)]
+struct LoadShape {
+    /// Spans per request.
+    #[arg(long, default_value_t = 100)]
+    spans_per_request: usize,
+    /// Spans per trace.
+    #[arg(long, default_value_t = 10)]
+    spans_per_trace: usize,
+    /// Partitions of the node.
+    #[arg(long, default_value_t = 4)]
+    partitions: u32,
+}
+
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
     /// Durable OTLP/gRPC ingest against a node started as a child process.
@@ -58,15 +72,8 @@ enum BenchCommand {
         /// HTTP/2 connections.
         #[arg(long, default_value_t = 4)]
         connections: usize,
-        /// Spans per request.
-        #[arg(long, default_value_t = 100)]
-        spans_per_request: usize,
-        /// Spans per trace.
-        #[arg(long, default_value_t = 10)]
-        spans_per_trace: usize,
-        /// Partitions of the node.
-        #[arg(long, default_value_t = 4)]
-        partitions: u32,
+        #[command(flatten)]
+        shape: LoadShape,
     },
     /// Blocks: ingest N spans, wait until they are in blocks, measure bytes per span on disk,
     /// block build throughput and trace-by-id latency served from blocks.
@@ -80,15 +87,8 @@ enum BenchCommand {
         /// Requests in flight while ingesting.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
-        /// Spans per request.
-        #[arg(long, default_value_t = 100)]
-        spans_per_request: usize,
-        /// Spans per trace.
-        #[arg(long, default_value_t = 10)]
-        spans_per_trace: usize,
-        /// Partitions of the node.
-        #[arg(long, default_value_t = 4)]
-        partitions: u32,
+        #[command(flatten)]
+        shape: LoadShape,
     },
 }
 
@@ -191,40 +191,26 @@ fn run_bench(bench: &BenchCommand) -> ExitCode {
         }
     };
     let table = match bench {
-        BenchCommand::Ingest {
-            seconds,
-            concurrency,
-            connections,
-            spans_per_request,
-            spans_per_trace,
-            partitions,
-        } => {
+        BenchCommand::Ingest { seconds, concurrency, connections, shape } => {
             let options = IngestBenchOptions {
                 duration: std::time::Duration::from_secs(*seconds),
                 concurrency: *concurrency,
                 connections: *connections,
-                spans_per_request: *spans_per_request,
-                spans_per_trace: *spans_per_trace,
-                partitions: *partitions,
+                spans_per_request: shape.spans_per_request,
+                spans_per_trace: shape.spans_per_trace,
+                partitions: shape.partitions,
                 node_binary,
             };
             runtime.block_on(run_ingest_bench(&options)).map(|report| report.table(&options))
         }
-        BenchCommand::Blocks {
-            spans,
-            lookups,
-            concurrency,
-            spans_per_request,
-            spans_per_trace,
-            partitions,
-        } => {
+        BenchCommand::Blocks { spans, lookups, concurrency, shape } => {
             let options = BlocksBenchOptions {
                 spans: *spans,
-                spans_per_request: *spans_per_request,
-                spans_per_trace: *spans_per_trace,
+                spans_per_request: shape.spans_per_request,
+                spans_per_trace: shape.spans_per_trace,
                 concurrency: *concurrency,
                 lookups: *lookups,
-                partitions: *partitions,
+                partitions: shape.partitions,
                 node_binary,
             };
             runtime.block_on(run_blocks_bench(&options)).map(|report| report.table(&options))

@@ -75,17 +75,10 @@ impl FaultPoints {
 
     /// Reaches `point`: does nothing unless armed; then panics, fails or sleeps.
     pub async fn check(&self, point: &str) -> Result<(), InjectedFault> {
-        let Some(fault) = self.take_one(point) else {
-            return Ok(());
-        };
-        match fault {
-            Fault::Panic { .. } => panic!("fault point {point} armed to panic"),
-            Fault::Error { .. } => Err(InjectedFault { point: point.to_string() }),
-            Fault::Delay { delay, .. } => {
-                tokio::time::sleep(delay).await;
-                Ok(())
-            }
+        if let Some(delay) = self.fire(point)? {
+            tokio::time::sleep(delay).await;
         }
+        Ok(())
     }
 
     /// Reaches `point` inside `scope` (e.g. `p2`): a point armed as `p2/live_store.before_apply`
@@ -109,16 +102,19 @@ impl FaultPoints {
 
     /// The blocking-code twin of [`FaultPoints::check`] (delays block the thread).
     pub fn check_blocking(&self, point: &str) -> Result<(), InjectedFault> {
-        let Some(fault) = self.take_one(point) else {
-            return Ok(());
-        };
-        match fault {
-            Fault::Panic { .. } => panic!("fault point {point} armed to panic"),
-            Fault::Error { .. } => Err(InjectedFault { point: point.to_string() }),
-            Fault::Delay { delay, .. } => {
-                std::thread::sleep(delay);
-                Ok(())
-            }
+        if let Some(delay) = self.fire(point)? {
+            std::thread::sleep(delay);
+        }
+        Ok(())
+    }
+
+    /// Fires `point` if armed: panics, fails, or returns the delay the caller must sleep.
+    fn fire(&self, point: &str) -> Result<Option<Duration>, InjectedFault> {
+        match self.take_one(point) {
+            None => Ok(None),
+            Some(Fault::Panic { .. }) => panic!("fault point {point} armed to panic"),
+            Some(Fault::Error { .. }) => Err(InjectedFault { point: point.to_string() }),
+            Some(Fault::Delay { delay, .. }) => Ok(Some(delay)),
         }
     }
 
