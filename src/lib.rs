@@ -3,10 +3,12 @@
 //! ```text
 //!  receivers ──► distributor ──► partition p (durable log: WAL, group commit)
 //!  (OTLP gRPC/     validate,        │ committed entries
-//!   HTTP)          limit, shard     └──► live-store p (recent traces, in memory, queryable)
-//!                  by trace ID
+//!   HTTP)          limit, shard     ├──► live-store p (recent traces, in memory, queryable)
+//!                  by trace ID      └──► block-builder p (Parquet blocks ──► object store,
+//!                                                          then the log is purged)
 //!
-//!  Grafana ──► query API (:3200) ──► trace by id over every live-store (merge, de-duplicate)
+//!  Grafana ──► query API (:3200) ──► trace by id: live-stores + blocks via query shards
+//!                                    (bloom → index → one row range), merged, de-duplicated
 //! ```
 //!
 //! # Layout
@@ -17,8 +19,9 @@
 //!   fault points, typed handles.
 //! - [`api`]: receivers (`ingest/`), Tempo's query API (`query/`), ops routes, the
 //!   error-code table.
-//! - [`storage`]: the write-ahead log (`wal/`) and the object store of blocks
-//!   ([`storage::object_store`]: backends, error kinds, retries). Blocks come next.
+//! - [`storage`]: the write-ahead log (`wal/`), the Parquet block format (`block/`), the
+//!   block list, and the object store of blocks ([`storage::object_store`]: backends, error
+//!   kinds, retries).
 //! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
 //! - [`proto`]: generated `tempopb` types.
 //! - [`bench`](mod@bench): `spanlake bench ingest`, the durable-ingest load generator.

@@ -1,6 +1,7 @@
-//! Durable storage: the write-ahead log of each partition (`wal/`) and the object store that
-//! holds blocks ([`object_store`]: backends, error kinds, retries). The block format, bloom
-//! filters and indexes arrive with the Blocks issue.
+//! Durable storage: the write-ahead log of each partition (`wal/`), the Parquet block format
+//! with its bloom filters and trace-id index (`block/`, documented in `docs/block-format.md`),
+//! the block list, and the object store that holds blocks ([`object_store`]: backends, error
+//! kinds, retries).
 //!
 //! Public only for the integration tests of `tests/storage/`: the object store's opening,
 //! errors and retries. The WAL stays internal.
