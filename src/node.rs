@@ -185,6 +185,7 @@ impl Node {
             ),
         };
         let builder_config = &config.block_builder;
+        let build_permits = Arc::new(tokio::sync::Semaphore::new(1));
         let flush_policy = FlushPolicy {
             max_block_duration: builder_config.max_block_duration.get(),
             max_block_bytes: builder_config.max_block_bytes,
@@ -219,6 +220,7 @@ impl Node {
                     build_options: build_options.clone(),
                     retry: retry.clone(),
                     flush_check_period: builder_config.flush_check_period.get(),
+                    build_permits: build_permits.clone(),
                     usage: usage.clone(),
                     faults: faults.clone(),
                     metrics: metrics.clone(),

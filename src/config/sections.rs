@@ -316,7 +316,9 @@ pub struct BlockBuilderConfig {
     /// Longest time records wait in the log before being cut into a block.
     /// Default `5m`.
     pub max_block_duration: HumanDuration,
-    /// Log-record bytes after which a block is cut. Default `268435456` (256 MiB).
+    /// Log-record bytes after which a block is cut. Default `67108864` (64 MiB): a flush
+    /// decodes its whole range before encoding it, so this bounds the builder's memory
+    /// (about 6x the log bytes while a block is built; one build at a time per node).
     pub max_block_bytes: u64,
     /// A trace is complete, and may be cut, once no new record arrived for it
     /// for this long. Default `10s`.
@@ -329,7 +331,7 @@ impl Default for BlockBuilderConfig {
     fn default() -> Self {
         Self {
             max_block_duration: HumanDuration::from_secs(5 * 60),
-            max_block_bytes: 256 * 1024 * 1024,
+            max_block_bytes: 64 * 1024 * 1024,
             trace_idle_period: HumanDuration::from_secs(10),
             flush_check_period: HumanDuration::from_secs(1),
         }

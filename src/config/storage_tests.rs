@@ -45,7 +45,7 @@ fn storage_defaults_are_documented_values() {
     assert_eq!(trace.block.page_rows, 1024);
     let builder = &config.block_builder;
     assert_eq!(builder.max_block_duration, HumanDuration::from_secs(300));
-    assert_eq!(builder.max_block_bytes, 268_435_456);
+    assert_eq!(builder.max_block_bytes, 67_108_864);
     assert_eq!(builder.trace_idle_period, HumanDuration::from_secs(10));
     assert_eq!(builder.flush_check_period, HumanDuration::from_secs(1));
     assert_eq!(config.live_store.recent_window, HumanDuration::from_secs(30));

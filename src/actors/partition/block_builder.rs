@@ -70,6 +70,9 @@ pub(crate) struct BlockBuilderArgs {
     pub build_options: BlockBuildOptions,
     pub retry: RetryPolicy,
     pub check_period: Duration,
+    /// Shared by every builder of the node: one block build at a time, so the memory a
+    /// build needs (its decoded range) is not multiplied by the partition count.
+    pub build_permits: Arc<tokio::sync::Semaphore>,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
 }
@@ -202,6 +205,12 @@ async fn flush(
     range: FlushRange,
 ) -> Result<FlushSummary, FlushError> {
     let args = &state.args;
+    let _permit = args
+        .build_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|error| FlushError::Fatal(format!("build permits closed: {error}")))?;
     let scope = state.labels.partition.as_str();
     let by_tenant = read_range(&args.wal, range).await?;
     let mut summary = FlushSummary::default();

@@ -93,6 +93,7 @@ pub(crate) struct PartitionArgs {
     pub build_options: BlockBuildOptions,
     pub retry: RetryPolicy,
     pub flush_check_period: Duration,
+    pub build_permits: Arc<tokio::sync::Semaphore>,
     pub usage: LiveUsageBoard,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
@@ -158,6 +159,7 @@ impl PartitionSupervisorState {
                     build_options: args.build_options.clone(),
                     retry: args.retry.clone(),
                     check_period: args.flush_check_period,
+                    build_permits: args.build_permits.clone(),
                     faults: args.faults.clone(),
                     metrics: args.metrics.clone(),
                 };
