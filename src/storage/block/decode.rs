@@ -35,8 +35,13 @@ pub(crate) struct DecodedRow {
     pub scope: Option<InstrumentationScope>,
     /// `ScopeSpans.schema_url`.
     pub scope_schema_url: String,
-    /// The span.
+    /// The span; `parent_span_id` is empty until the trace is assembled when the parent is
+    /// named by the nested set.
     pub span: Span,
+    /// The span's nested-set `left`.
+    pub nested_set_left: u32,
+    /// The parent's `left`; 0 when the stored `parent_span_id` is the whole truth.
+    pub nested_set_parent: u32,
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Malformed> {
@@ -105,6 +110,8 @@ pub(crate) struct SpanBatchColumns<'a> {
     dropped_attributes: &'a UInt32Array,
     dropped_events: &'a UInt32Array,
     dropped_links: &'a UInt32Array,
+    nested_left: &'a UInt32Array,
+    nested_parent: &'a UInt32Array,
     resource_schema_url: &'a StringArray,
     resource_attributes: AttributeListColumn<'a>,
     resource_positions: &'a BinaryArray,
@@ -141,6 +148,8 @@ impl<'a> SpanBatchColumns<'a> {
             dropped_attributes: primitive::<UInt32Type>(batch, DROPPED_ATTRIBUTES_COUNT)?,
             dropped_events: primitive::<UInt32Type>(batch, DROPPED_EVENTS_COUNT)?,
             dropped_links: primitive::<UInt32Type>(batch, DROPPED_LINKS_COUNT)?,
+            nested_left: primitive::<UInt32Type>(batch, NESTED_SET_LEFT)?,
+            nested_parent: primitive::<UInt32Type>(batch, NESTED_SET_PARENT)?,
             resource_schema_url: string(batch, RESOURCE_SCHEMA_URL)?,
             resource_attributes: AttributeListColumn::new(
                 column(batch, RESOURCE_ATTRIBUTES)?,
@@ -203,6 +212,8 @@ impl<'a> SpanBatchColumns<'a> {
             scope: self.scope(row)?,
             scope_schema_url: self.scope_schema_url.value(row).to_string(),
             span,
+            nested_set_left: self.nested_left.value(row),
+            nested_set_parent: self.nested_parent.value(row),
         })
     }
 
@@ -332,19 +343,71 @@ impl<'a> LinkColumns<'a> {
     }
 }
 
-/// Groups the rows of one trace into `ResourceSpans` by equal (resource, schema url) and,
-/// inside, `ScopeSpans` by equal (scope, schema url); spans keep their row order.
+/// Collects the rows of one trace, restores parent ids named by the nested set, and groups
+/// the spans into `ResourceSpans` by equal (resource, schema url) and, inside, `ScopeSpans` by
+/// equal (scope, schema url); spans keep their row order.
 #[derive(Default)]
 pub(crate) struct TraceAssembler {
+    rows: Vec<DecodedRow>,
+}
+
+impl TraceAssembler {
+    /// Adds one row of the trace.
+    pub(crate) fn push(&mut self, row: DecodedRow) {
+        self.rows.push(row);
+    }
+
+    /// True when no row was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The grouped trace.
+    pub(crate) fn finish(mut self) -> Result<Vec<ResourceSpans>, Malformed> {
+        self.restore_parents()?;
+        let mut grouping = Grouping::default();
+        for row in self.rows {
+            grouping.push(row);
+        }
+        Ok(grouping.resource_spans)
+    }
+
+    fn restore_parents(&mut self) -> Result<(), Malformed> {
+        if self.rows.iter().all(|row| row.nested_set_parent == 0) {
+            return Ok(());
+        }
+        let span_ids: HashMap<u32, Vec<u8>> =
+            self.rows.iter().map(|row| (row.nested_set_left, row.span.span_id.clone())).collect();
+        for row in &mut self.rows {
+            if row.nested_set_parent == 0 {
+                continue;
+            }
+            if !row.span.parent_span_id.is_empty() {
+                return Err(Malformed("a span stores a parent the nested set names".to_string()));
+            }
+            let parent = span_ids.get(&row.nested_set_parent).ok_or_else(|| {
+                Malformed(format!(
+                    "nested-set parent {} is not in the trace",
+                    row.nested_set_parent
+                ))
+            })?;
+            row.span.parent_span_id = parent.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Groups spans by resource and scope.
+#[derive(Default)]
+struct Grouping {
     resource_spans: Vec<ResourceSpans>,
     resource_groups: HashMap<Vec<u8>, usize>,
     scope_groups: HashMap<(usize, Vec<u8>), usize>,
     last: Option<(usize, usize)>,
 }
 
-impl TraceAssembler {
-    /// Adds one row.
-    pub(crate) fn push(&mut self, row: DecodedRow) {
+impl Grouping {
+    fn push(&mut self, row: DecodedRow) {
         if let Some((resource_index, scope_index)) = self.last {
             let resource_spans = &mut self.resource_spans[resource_index];
             let scope_spans = &mut resource_spans.scope_spans[scope_index];
@@ -381,16 +444,6 @@ impl TraceAssembler {
             });
         scope_spans[scope_index].spans.push(row.span);
         self.last = Some((resource_index, scope_index));
-    }
-
-    /// True when no row was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.resource_spans.is_empty()
-    }
-
-    /// The grouped trace.
-    pub(crate) fn finish(self) -> Vec<ResourceSpans> {
-        self.resource_spans
     }
 }
 

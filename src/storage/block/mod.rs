@@ -29,20 +29,24 @@
 //! # Rows
 //! Columns are listed in [`schema`] and `docs/block-format.md`. A span's resource and scope
 //! repeat on every row (dictionaries and run lengths make that cheap); reading regroups the
-//! spans of a trace by equal (resource, schema url, scope, schema url). Well-known attributes
-//! (`service.name`, `http.method`, …) have dedicated columns when their value has the
-//! column's type; a per-row position list restores the original attribute order, so a block
-//! reads back exactly what was written.
+//! spans of a trace by equal (resource, schema url, scope, schema url). Three tricks keep the
+//! rows small and exact:
+//! - Well-known attributes (`service.name`, `http.method`, …) have dedicated columns when
+//!   their value has the column's type; a per-row list of their original positions restores
+//!   the attribute order.
+//! - A parent inside the trace is not stored: `nested_set_parent` names it (the span whose
+//!   `nested_set_left` it is). Only parents the nested set cannot name are kept as bytes.
+//! - `duration_nano` is `end − start` wrapping, so any end (even before the start) returns.
 //!
 //! # Modules
 //! - [`meta`]: `BlockMeta` (`meta.json`) and `BlockId`.
 //! - [`schema`]: the Arrow schema, column names, dedicated-column table.
-//! - `attributes`: typed key/value lists and dedicated columns, both ways.
-//! - `nested_set`: nested-set numbers of a trace's span tree.
-//! - `rows`: spans to Arrow record batches; `decode`: back.
-//! - [`writer`]: `build_block`, synchronous.
+//! - [`attributes`]: typed key/value lists, both ways; `dedicated`: dedicated columns.
+//! - [`nested_set`]: nested-set numbers of a trace's span tree.
+//! - `rows`: spans to Arrow record batches; `decode`: back, and regrouping.
+//! - [`writer`]: `build_block`, synchronous and deterministic.
 //! - [`reader`]: `ObjectReader` (`AsyncFileReader` over `object_store`), `BlockDataReader`,
-//!   `read_trace`, `read_all`.
+//!   `read_trace`, `read_all`, loading of the small objects, `upload_block`.
 //! - [`bloom`], [`trace_index`]: the two lookup objects.
 
 pub(crate) mod attributes;

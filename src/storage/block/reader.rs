@@ -9,19 +9,23 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_schema::ArrowError;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelection, RowSelector,
 };
 use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use parquet::schema::types::SchemaDescriptor;
 
 use super::bloom::{TraceIdBloom, shard_for};
 use super::decode::{SpanBatchColumns, TraceAssembler};
@@ -168,6 +172,7 @@ impl BlockDataReader {
         )
         .with_row_groups(plan.iter().map(|rows| rows.row_group).collect())
         .with_row_selection(RowSelection::from(selectors))
+        .with_row_filter(trace_id_filter(self.metadata.parquet_schema(), trace_id))
         .with_batch_size(READ_BATCH_ROWS)
         .build()
         .map_err(|error| read_error(&self.object, error))?;
@@ -184,7 +189,7 @@ impl BlockDataReader {
                 }
             }
         }
-        Ok(assembler.finish())
+        assembler.finish().map_err(|error| error.in_object(&self.object))
     }
 
     /// Every trace of the block, in row (trace-id) order.
@@ -212,10 +217,10 @@ impl BlockDataReader {
                     }
                     _ => {
                         if let Some((done_id, assembler)) = current.take() {
-                            traces.push(BlockInputTrace {
-                                trace_id: done_id,
-                                resource_spans: assembler.finish(),
-                            });
+                            let resource_spans = assembler
+                                .finish()
+                                .map_err(|error| error.in_object(&self.object))?;
+                            traces.push(BlockInputTrace { trace_id: done_id, resource_spans });
                         }
                         let mut assembler = TraceAssembler::default();
                         assembler.push(decoded);
@@ -226,7 +231,9 @@ impl BlockDataReader {
         }
         if let Some((trace_id, assembler)) = current.filter(|(_, assembler)| !assembler.is_empty())
         {
-            traces.push(BlockInputTrace { trace_id, resource_spans: assembler.finish() });
+            let resource_spans =
+                assembler.finish().map_err(|error| error.in_object(&self.object))?;
+            traces.push(BlockInputTrace { trace_id, resource_spans });
         }
         Ok(traces)
     }
@@ -237,6 +244,20 @@ impl BlockDataReader {
             reason: format!("the index names rows the data object lacks: {reason}"),
         }
     }
+}
+
+/// Keeps the rows of `trace_id`: evaluated on the trace-id column first, so the other
+/// columns decode only the trace's own rows.
+fn trace_id_filter(schema: &SchemaDescriptor, trace_id: TraceId) -> RowFilter {
+    // The trace id is the first leaf column.
+    let projection = ProjectionMask::leaves(schema, [0]);
+    let predicate = ArrowPredicateFn::new(projection, move |batch: RecordBatch| {
+        let ids = batch.column(0).as_fixed_size_binary_opt().ok_or_else(|| {
+            ArrowError::SchemaError("trace_id is not fixed-size binary".to_string())
+        })?;
+        Ok(ids.iter().map(|id| Some(id == Some(trace_id.0.as_slice()))).collect::<BooleanArray>())
+    });
+    RowFilter::new(vec![Box::new(predicate)])
 }
 
 /// A Parquet read error: the store's own error when it is one, so the caller can classify it.

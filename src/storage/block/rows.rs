@@ -190,7 +190,13 @@ impl SpanBatchBuilder {
         let span = row.span;
         self.trace_id.append_value(row.trace_id.0).map_err(encode_error)?;
         self.span_id.append_value(&span.span_id).map_err(encode_error)?;
-        self.parent_span_id.append_value(&span.parent_span_id);
+        // A parent inside the trace is named by the nested set (`parent` is its `left`), so
+        // only a parent the nested set does not name (none, dangling, cut) is stored.
+        if row.nested_set.parent == 0 {
+            self.parent_span_id.append_value(&span.parent_span_id);
+        } else {
+            self.parent_span_id.append_value([]);
+        }
         self.trace_state.append_value(&span.trace_state);
         self.flags.append_value(span.flags);
         self.name.append_value(&span.name);

@@ -12,7 +12,9 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 pub(crate) const TRACE_ID: &str = "trace_id";
 /// Span id, 8 bytes.
 pub(crate) const SPAN_ID: &str = "span_id";
-/// Parent span id as sent (any length; empty when the span has no parent).
+/// Parent span id as sent (any length) when the nested set does not name the parent (no
+/// parent, a dangling or own id, a cut cycle, a repeated span id); empty when the span has no
+/// parent or when `nested_set_parent` names it.
 pub(crate) const PARENT_SPAN_ID: &str = "parent_span_id";
 /// W3C trace state.
 pub(crate) const TRACE_STATE: &str = "trace_state";

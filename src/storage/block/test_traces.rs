@@ -73,8 +73,27 @@ fn arb_any_value() -> impl Strategy<Value = AnyValue> {
     })
 }
 
+/// An attribute shaped for a dedicated column: a known key with a value of its type.
+fn arb_dedicated_attribute() -> impl Strategy<Value = KeyValue> {
+    const STRING_KEYS: &[&str] =
+        &["service.name", "http.method", "http.route", "db.system", "k8s.pod.name"];
+    const INT_KEYS: &[&str] = &["http.status_code", "http.response.status_code"];
+    prop_oneof![
+        (proptest::sample::select(STRING_KEYS), arb_text())
+            .prop_map(|(key, text)| (key, Value::StringValue(text))),
+        (proptest::sample::select(INT_KEYS), any::<i64>())
+            .prop_map(|(key, int)| (key, Value::IntValue(int))),
+    ]
+    .prop_map(|(key, value)| KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue { value: Some(value) }),
+        key_strindex: 0,
+    })
+}
+
 fn arb_attribute() -> impl Strategy<Value = KeyValue> {
     prop_oneof![
+        6 => arb_dedicated_attribute(),
         12 => (arb_key(), arb_any_value())
             .prop_map(|(key, value)| KeyValue { key, value: Some(value), key_strindex: 0 }),
         1 => arb_key().prop_map(|key| KeyValue { key, value: None, key_strindex: 0 }),

@@ -241,10 +241,7 @@ fn size_and_speed_report() {
         })
         .sum();
     let started = Instant::now();
-    let page_rows =
-        std::env::var("SPANLAKE_PAGE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
-    let block =
-        build(traces.clone(), &BlockBuildOptions { page_rows, ..BlockBuildOptions::default() });
+    let block = build(traces.clone(), &BlockBuildOptions::default());
     let build_seconds = started.elapsed().as_secs_f64();
     println!(
         "spans {spans}, traces {}, otlp {otlp_bytes} B ({:.1} B/span), data {} B ({:.1} B/span, \
@@ -292,6 +289,16 @@ fn size_and_speed_report() {
             at(0.99),
             at(1.0),
             latencies.len()
+        );
+        let memory = store_with(&block).await;
+        let memory_reader = BlockDataReader::open(Arc::clone(&memory), &data, &meta).await.unwrap();
+        let started = Instant::now();
+        for trace in traces.iter().step_by(7) {
+            memory_reader.read_trace(&index, trace.trace_id).await.unwrap();
+        }
+        println!(
+            "read_trace from memory: {:?} per lookup",
+            started.elapsed() / traces.iter().step_by(7).count() as u32
         );
         let started = Instant::now();
         let all = reader.read_all().await.unwrap();

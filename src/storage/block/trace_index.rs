@@ -252,7 +252,6 @@ impl Chunker {
 }
 
 #[cfg(test)]
-#[allow(clippy::single_range_in_vec_init)] // expected row ranges read best as literals
 mod tests {
     use super::*;
 
@@ -260,8 +259,10 @@ mod tests {
         TraceId([n; 16])
     }
 
-    fn ranges(index: &TraceIndex, trace: TraceId) -> Vec<(usize, Vec<Range<usize>>)> {
-        index.lookup(trace).into_iter().map(|rows| (rows.row_group, rows.ranges)).collect()
+    /// (row group, [(start, end)]) per row group the lookup names.
+    fn ranges(index: &TraceIndex, trace: TraceId) -> Vec<(usize, Vec<(usize, usize)>)> {
+        let bounds = |ranges: Vec<Range<usize>>| ranges.iter().map(|r| (r.start, r.end)).collect();
+        index.lookup(trace).into_iter().map(|rows| (rows.row_group, bounds(rows.ranges))).collect()
     }
 
     #[test]
@@ -269,8 +270,8 @@ mod tests {
         let traces = [(id(1), 3), (id(2), 3), (id(3), 3), (id(4), 1)];
         let index = TraceIndex::build(&traces, &[10], 6).unwrap();
         assert_eq!(index.entries().len(), 2);
-        assert_eq!(ranges(&index, id(2)), [(0, vec![0..6])]);
-        assert_eq!(ranges(&index, id(3)), [(0, vec![6..10])]);
+        assert_eq!(ranges(&index, id(2)), [(0, vec![(0, 6)])]);
+        assert_eq!(ranges(&index, id(3)), [(0, vec![(6, 10)])]);
         assert!(index.lookup(id(0)).is_empty());
         assert!(index.lookup(id(9)).is_empty());
     }
@@ -280,8 +281,8 @@ mod tests {
         let traces = [(id(1), 2), (id(2), 13), (id(3), 1)];
         let index = TraceIndex::build(&traces, &[10, 6], 4).unwrap();
         // id(2): rows 2..10 of group 0 and 0..5 of group 1; its last chunk also holds id(3).
-        assert_eq!(ranges(&index, id(2)), [(0, vec![2..10]), (1, vec![0..6])]);
-        assert_eq!(ranges(&index, id(3)), [(1, vec![4..6])]);
+        assert_eq!(ranges(&index, id(2)), [(0, vec![(2, 10)]), (1, vec![(0, 6)])]);
+        assert_eq!(ranges(&index, id(3)), [(1, vec![(4, 6)])]);
         for entry in index.entries() {
             assert!(entry.rows <= 4);
         }

@@ -17,9 +17,10 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use prost::Message;
 
 use super::BlockError;
@@ -27,15 +28,22 @@ use super::bloom::TraceIdBloom;
 use super::meta::{BlockId, BlockMeta, FORMAT_VERSION};
 use super::nested_set::{SpanLink, nested_set};
 use super::rows::{ResourceContext, ScopeContext, SpanBatchBuilder, SpanRow, TraceSummary};
-use super::schema::schema_v1;
+use super::schema::{
+    DURATION_NANO, PARENT_SPAN_ID, SPAN_ID, START_UNIX_NANO, TRACE_END_UNIX_NANO, TRACE_ID,
+    TRACE_START_UNIX_NANO, schema_v1,
+};
 use super::trace_index::TraceIndex;
 use crate::model::ids::{LogIndex, PartitionId, SpanId, TenantId, TraceId};
 
 /// Record batches handed to the Parquet writer stay under this size, far from Arrow's 2 GiB
 /// offset limit even when attributes are large.
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
-/// zstd level of every column.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level of every column. Level 1 builds ~40% faster than 3 for 0.5% more bytes
+/// (measured on realistic spans); the high-entropy columns (ids, times) dominate the size.
+const ZSTD_LEVEL: i32 = 1;
+/// A column chunk's dictionary stops growing here (Parquet falls back to plain): every trace
+/// lookup reads the dictionary pages of its row group, so they stay small.
+const DICTIONARY_PAGE_BYTES: usize = 256 * 1024;
 
 /// Tuning of [`build_block`].
 #[derive(Debug, Clone, PartialEq)]
@@ -215,82 +223,48 @@ pub(crate) fn build_block(
 fn writer_properties(options: &BlockBuildOptions) -> Result<WriterProperties, BlockError> {
     let zstd = ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?;
     let schema = schema_v1();
-    let column = |name: &str| schema.index_of(name).map(|index| index as i32).unwrap_or_default();
-    Ok(WriterProperties::builder()
+    // Leaf indexes equal field indexes here: no nested column precedes these two.
+    let leaf = |name: &str| schema.index_of(name).map(|index| index as i32).unwrap_or_default();
+    let sorted_by = |name: &str| SortingColumn {
+        column_idx: leaf(name),
+        descending: false,
+        nulls_first: false,
+    };
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(zstd))
         .set_dictionary_enabled(true)
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_row_count_limit(options.page_rows)
         .set_write_batch_size(options.page_rows.min(1_024))
         .set_max_row_group_row_count(Some(options.row_group_spans))
-        .set_sorting_columns(Some(vec![
-            SortingColumn {
-                column_idx: column(super::schema::TRACE_ID),
-                descending: false,
-                nulls_first: false,
-            },
-            SortingColumn {
-                column_idx: column(super::schema::START_UNIX_NANO),
-                descending: false,
-                nulls_first: false,
-            },
-        ]))
-        .pipe(experiment)
-        .build())
+        .set_sorting_columns(Some(vec![sorted_by(TRACE_ID), sorted_by(START_UNIX_NANO)]));
+    // Unique or nearly unique per row: a dictionary only costs (and every lookup would read
+    // it). zstd still finds the repeats of per-trace values.
+    for column in NO_DICTIONARY {
+        builder = builder.set_column_dictionary_enabled(column_path(column), false);
+    }
+    // Durations are random in their low bytes and constant in their high ones.
+    builder = builder.set_column_encoding(column_path(DURATION_NANO), Encoding::BYTE_STREAM_SPLIT);
+    Ok(builder.build())
 }
 
-trait Pipe: Sized {
-    fn pipe(self, f: impl FnOnce(Self) -> Self) -> Self {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
+/// Columns written without a dictionary.
+const NO_DICTIONARY: &[&str] = &[
+    TRACE_ID,
+    SPAN_ID,
+    PARENT_SPAN_ID,
+    START_UNIX_NANO,
+    DURATION_NANO,
+    TRACE_START_UNIX_NANO,
+    TRACE_END_UNIX_NANO,
+    "events.list.item.time_unix_nano",
+    "links.list.item.trace_id",
+    "links.list.item.span_id",
+];
 
-fn experiment(
-    mut builder: parquet::file::properties::WriterPropertiesBuilder,
-) -> parquet::file::properties::WriterPropertiesBuilder {
-    use parquet::basic::Encoding;
-    use parquet::schema::types::ColumnPath;
-    let flags = std::env::var("SPANLAKE_EXP").unwrap_or_default();
-    let path = |p: &str| ColumnPath::from(p.split('.').map(str::to_string).collect::<Vec<_>>());
-    if flags.contains("nodict") {
-        for column in [
-            "span_id",
-            "parent_span_id",
-            "start_unix_nano",
-            "duration_nano",
-            "events.list.item.time_unix_nano",
-            "links.list.item.trace_id",
-            "links.list.item.span_id",
-        ] {
-            builder = builder.set_column_dictionary_enabled(path(column), false);
-        }
-    }
-    if flags.contains("nodicttrace") {
-        for column in ["trace_id", "trace_start_unix_nano", "trace_end_unix_nano"] {
-            builder = builder.set_column_dictionary_enabled(path(column), false);
-        }
-    }
-    if flags.contains("bss") {
-        for column in ["start_unix_nano", "duration_nano"] {
-            builder = builder.set_column_encoding(path(column), Encoding::BYTE_STREAM_SPLIT);
-        }
-    }
-    if flags.contains("delta") {
-        for column in ["start_unix_nano", "duration_nano"] {
-            builder = builder.set_column_encoding(path(column), Encoding::DELTA_BINARY_PACKED);
-        }
-    }
-    if flags.contains("v2") {
-        builder = builder.set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
-    }
-    if flags.contains("nodictall") {
-        builder = builder.set_dictionary_enabled(false);
-    }
-    if flags.contains("dictlimit") {
-        builder = builder.set_dictionary_page_size_limit(128 * 1024);
-    }
-    builder
+fn column_path(dotted: &str) -> ColumnPath {
+    ColumnPath::new(dotted.split('.').map(str::to_string).collect())
 }
 
 fn write_batch(
