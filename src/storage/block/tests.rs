@@ -219,12 +219,17 @@ fn missing_and_damaged_objects_are_reported() {
     });
 }
 
-/// Size and speed over 100k realistic spans. Run with
-/// `cargo test --release storage::block::tests::size_and_speed_report -- --ignored --nocapture`.
+/// Size and speed over ~100k realistic spans (`SPANLAKE_REPORT_TRACES` traces, default 6,000,
+/// ~17 spans each). Run with
+/// `cargo test --release --lib storage::block::tests::size_and_speed_report -- --ignored --nocapture`.
 #[test]
 #[ignore = "report, not a check"]
 fn size_and_speed_report() {
-    let traces = realistic_traces(6_000, 11);
+    let trace_count = std::env::var("SPANLAKE_REPORT_TRACES")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(6_000);
+    let traces = realistic_traces(trace_count, 11);
     let spans: usize = traces
         .iter()
         .flat_map(|trace| &trace.resource_spans)
