@@ -18,7 +18,8 @@ use prost::Message;
 use tonic::transport::Channel;
 
 use crate::bench::ingest::{
-    BenchError, BenchNode, IngestBenchOptions, build_request, export, http_get_bytes, tempdir,
+    BenchError, BenchNode, IngestBenchOptions, bench_trace_id, build_request, export,
+    http_get_bytes, tempdir,
 };
 use crate::model::ids::hex_lower;
 use crate::proto::tempopb;
@@ -53,7 +54,7 @@ pub struct BlocksBenchReport {
     pub ingest: Duration,
     /// From the last ack until every span was in blocks.
     pub flush_wait: Duration,
-    /// Blocks written, spans the builders wrote and the time their flushes took.
+    /// Blocks written.
     pub blocks: f64,
     /// Spans written into blocks.
     pub spans_flushed: f64,
@@ -245,18 +246,14 @@ async fn measure(
         (options.spans_per_request / options.spans_per_trace.max(1)).max(1) as u64;
     let traces = requests * traces_per_request;
     let mut random = xorshift(0x5eed_cafe);
-    let mut lookup = |expected_spans: usize| {
-        let trace = random() % traces.max(1);
-        (trace, expected_spans)
-    };
-    let expected = options.spans_per_trace;
+    let expected_spans = options.spans_per_trace;
     let mut cold = Vec::new();
     let mut warm = Vec::new();
     let mut complete = 0;
     let lookup_bar = indicatif::ProgressBar::new((options.lookups * 2) as u64);
     for pass in 0..2 {
         for _ in 0..options.lookups {
-            let (trace, expected_spans) = lookup(expected);
+            let trace = random() % traces.max(1);
             let trace_hex = hex_lower(&bench_trace_id(trace));
             let sent = Instant::now();
             let body = http_get_bytes(
@@ -310,14 +307,6 @@ async fn measure(
         lookups_complete: complete,
         node_peak_rss: None,
     })
-}
-
-/// The trace id `build_request` gives trace number `trace`.
-fn bench_trace_id(trace: u64) -> [u8; 16] {
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&(trace ^ 0x5eed_5eed_5eed_5eed).to_be_bytes());
-    id[8..].copy_from_slice(&trace.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-    id
 }
 
 /// A tiny deterministic generator (no rand dependency for one benchmark).

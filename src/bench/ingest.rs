@@ -305,9 +305,7 @@ pub(super) fn build_request(
     let spans = (0..options.spans_per_request as u64)
         .map(|position| {
             let trace = number * traces + position % traces;
-            let mut trace_id = [0u8; 16];
-            trace_id[..8].copy_from_slice(&(trace ^ 0x5eed_5eed_5eed_5eed).to_be_bytes());
-            trace_id[8..].copy_from_slice(&trace.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+            let trace_id = bench_trace_id(trace);
             let span_id = (number << 20 | position) | 1 << 63;
             let start = 1_700_000_000_000_000_000 + number * 1_000_000 + position * 1_000;
             Span {
@@ -367,6 +365,14 @@ pub(super) fn build_request(
             ..Default::default()
         }],
     }
+}
+
+/// The trace id of generated trace number `trace` (what `build_request` writes).
+pub(super) fn bench_trace_id(trace: u64) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&(trace ^ 0x5eed_5eed_5eed_5eed).to_be_bytes());
+    id[8..].copy_from_slice(&trace.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+    id
 }
 
 /// Sends pre-encoded bytes as the request message; decodes the response normally.

@@ -200,10 +200,7 @@ enum FlushError {
 }
 
 /// Builds, uploads and registers every tenant's block of `range`, then purges the log.
-async fn flush(
-    state: &mut BlockBuilderState,
-    range: FlushRange,
-) -> Result<FlushSummary, FlushError> {
+async fn flush(state: &BlockBuilderState, range: FlushRange) -> Result<FlushSummary, FlushError> {
     let args = &state.args;
     let _permit = args
         .build_permits
