@@ -144,7 +144,13 @@ impl Actor for BlockBuilder {
             BlockBuilderMsg::Tick => {
                 let Some(range) = state.planner.next_flush(Instant::now()) else { return Ok(()) };
                 let started = Instant::now();
-                match save_intent(&state.args.wal, range).await.and(flush(state, range).await) {
+                match async {
+                    // Nothing is uploaded unless the intent is durable.
+                    save_intent(&state.args.wal, range).await?;
+                    flush(state, range).await
+                }
+                .await
+                {
                     Ok(summary) => {
                         state.planner.flush_done(range);
                         info!(
