@@ -25,9 +25,10 @@
 //! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
 //! - [`proto`]: generated `tempopb` types.
 //! - [`bench`](mod@bench): `spanlake bench ingest`, the durable-ingest load generator.
-//! - `traceql`: the query language (its own issue).
+//! - [`traceql`]: the query language: lexer, parser, syntax tree, validation, conformance
+//!   corpus check (`spanlake traceql check`).
 //!
-//! Dependencies point one way: `api → actors → {cluster, storage} → model`.
+//! Dependencies point one way: `api → actors → {cluster, storage, traceql} → model`.
 
 pub mod actors;
 pub mod api;
@@ -38,6 +39,7 @@ pub mod model;
 pub mod node;
 pub mod proto;
 pub mod storage;
+pub mod traceql;
 
 pub use config::Config;
 pub use node::{Node, NodeAddrs, NodeError};
