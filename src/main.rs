@@ -38,10 +38,31 @@ enum Command {
     Version,
     /// Runs the node (the default).
     Run,
+    /// TraceQL tools: check a conformance corpus, parse a query.
+    Traceql {
+        #[command(subcommand)]
+        command: TraceqlCommand,
+    },
     /// Measures the node (`spanlake bench ingest`).
     Bench {
         #[command(subcommand)]
         bench: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TraceqlCommand {
+    /// Checks a corpus (`## valid`, `## parse_fails`, `## validate_fails`, `## unsupported`
+    /// sections, one query per line) and prints, per category, how many queries behave as
+    /// expected; exits non-zero on any mismatch.
+    Check {
+        /// The corpus file.
+        file: PathBuf,
+    },
+    /// Parses and validates one query; prints it back in canonical form, or the error.
+    Parse {
+        /// The query text.
+        query: String,
     },
 }
 
@@ -74,6 +95,12 @@ enum BenchCommand {
         connections: usize,
         #[command(flatten)]
         shape: LoadShape,
+    },
+    /// TraceQL front end: parse + validate time per query, single-threaded, in process.
+    Traceql {
+        /// Iterations per query.
+        #[arg(long, default_value_t = 100_000)]
+        iterations: u32,
     },
     /// Blocks: ingest N spans, wait until they are in blocks, measure bytes per span on disk,
     /// block build throughput and trace-by-id latency served from blocks.
@@ -140,6 +167,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Traceql { command }) = &cli.command {
+        return run_traceql(command);
+    }
     if let Some(Command::Bench { bench }) = &cli.command {
         return run_bench(bench);
     }
@@ -175,7 +205,38 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_traceql(command: &TraceqlCommand) -> ExitCode {
+    match command {
+        TraceqlCommand::Check { file } => {
+            let text = match std::fs::read_to_string(file) {
+                Ok(text) => text,
+                Err(error) => {
+                    eprintln!("spanlake: cannot read {}: {error}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let report = spanlake::traceql::corpus::check(&text);
+            print!("{report}");
+            if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        TraceqlCommand::Parse { query } => match spanlake::traceql::parse_and_validate(query) {
+            Ok(parsed) => {
+                println!("{parsed}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
 fn run_bench(bench: &BenchCommand) -> ExitCode {
+    if let BenchCommand::Traceql { iterations } = bench {
+        print!("{}", spanlake::bench::traceql::run_traceql_bench(*iterations));
+        return ExitCode::SUCCESS;
+    }
     let node_binary = match std::env::current_exe() {
         Ok(path) => path,
         Err(error) => {
@@ -215,6 +276,7 @@ fn run_bench(bench: &BenchCommand) -> ExitCode {
             };
             runtime.block_on(run_blocks_bench(&options)).map(|report| report.table(&options))
         }
+        BenchCommand::Traceql { .. } => return ExitCode::SUCCESS,
     };
     match table {
         Ok(table) => {
