@@ -8,3 +8,4 @@ mod t20_bad_input_gets_a_clear_4xx;
 mod t30_limits_and_tenants;
 mod t40_ops_routes_and_cli;
 mod t50_traces_move_to_blocks;
+mod t60_traceql_cli;
