@@ -27,7 +27,7 @@ use super::ast::{
     MetricsExpr, MetricsFunction, OverTimeFn, Pipeline, PipelineScalar, Query, ScalarExpr,
     ScalarFilter, SecondStage, SpansetExpr, Stage, Static, UnaryOp,
 };
-use super::value::anchored_regex;
+use super::value::check_regex;
 
 /// Most `by()` fields a metrics function accepts.
 const MAX_BY_FIELDS: usize = 5;
@@ -194,7 +194,7 @@ pub(crate) fn check_binary(
                 text()
             )));
         };
-        if let Err(err) = anchored_regex(source) {
+        if let Err(err) = check_regex(source) {
             let summary = regex_error_summary(&err);
             return Err(invalid(format!("invalid regex {pattern}: {summary}: {}", text())));
         }
@@ -655,7 +655,7 @@ fn second_stage_text(stage: &SecondStage) -> String {
 
 /// The regex crate's message spans several lines and shows our anchoring wrapper; keep the
 /// last line, which names the problem, in our lowercase style.
-fn regex_error_summary(err: &regex::Error) -> String {
+fn regex_error_summary(err: &regex_syntax::Error) -> String {
     let full = err.to_string();
     let last_line = full.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
     let summary = last_line.trim().trim_start_matches("error: ").trim_end_matches('.');
