@@ -11,6 +11,7 @@ pub mod corpus;
 mod display;
 mod duration;
 mod error;
+mod hints;
 mod lexer;
 mod parser;
 mod token;
@@ -19,6 +20,7 @@ mod value;
 
 pub use ast::Query;
 pub use error::{ParseError, QueryError};
+pub use hints::{Hints, Sampling, UnsafeHints};
 pub use validate::ValidateError;
 
 /// Parses a query (syntax only, with constants folded).
