@@ -54,7 +54,6 @@ pub(crate) mod bloom;
 mod decode;
 mod dedicated;
 pub(crate) mod meta;
-pub(crate) mod nested_set;
 pub(crate) mod reader;
 mod rows;
 pub(crate) mod schema;

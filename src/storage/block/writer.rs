@@ -26,7 +26,7 @@ use prost::Message;
 use super::BlockError;
 use super::bloom::TraceIdBloom;
 use super::meta::{BlockId, BlockMeta, FORMAT_VERSION};
-use super::nested_set::{SpanLink, nested_set};
+use crate::model::nested_set::{SpanLink, nested_set};
 use super::rows::{ResourceContext, ScopeContext, SpanBatchBuilder, SpanRow, TraceSummary};
 use super::schema::{
     DURATION_NANO, PARENT_SPAN_ID, SPAN_ID, START_UNIX_NANO, TRACE_END_UNIX_NANO, TRACE_ID,
