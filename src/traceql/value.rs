@@ -100,7 +100,8 @@ fn int_op(op: BinaryOp, a: i64, b: i64) -> Option<Static> {
     Some(Static::Int(v))
 }
 
-fn int_pow(base: i64, exp: i64) -> Option<i64> {
+/// `base ^ exp` for ints (wrapping); `None` when a negative exponent has no finite value.
+pub(crate) fn int_pow(base: i64, exp: i64) -> Option<i64> {
     if exp < 0 {
         // A fraction (or ±1, or ∞ for 0): truncated toward zero, like a float cast.
         let f = (base as f64).powf(exp as f64);
