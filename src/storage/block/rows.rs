@@ -19,12 +19,12 @@ use prost::Message;
 use super::BlockError;
 use super::attributes::{AttributeListBuilder, encode_error};
 use super::dedicated::{DedicatedBuilders, SplitAttributes, split_dedicated};
-use crate::model::nested_set::NestedSet;
 use super::schema::{
     RESOURCE_DEDICATED, SPAN_DEDICATED, event_fields, event_item_field, link_fields,
     link_item_field, schema_v1,
 };
 use crate::model::ids::TraceId;
+use crate::model::nested_set::NestedSet;
 
 /// A `ResourceSpans`' resource, prepared once for all its rows.
 pub(crate) struct ResourceContext<'a> {

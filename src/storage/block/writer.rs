@@ -26,7 +26,6 @@ use prost::Message;
 use super::BlockError;
 use super::bloom::TraceIdBloom;
 use super::meta::{BlockId, BlockMeta, FORMAT_VERSION};
-use crate::model::nested_set::{SpanLink, nested_set};
 use super::rows::{ResourceContext, ScopeContext, SpanBatchBuilder, SpanRow, TraceSummary};
 use super::schema::{
     DURATION_NANO, PARENT_SPAN_ID, SPAN_ID, START_UNIX_NANO, TRACE_END_UNIX_NANO, TRACE_ID,
@@ -34,6 +33,7 @@ use super::schema::{
 };
 use super::trace_index::TraceIndex;
 use crate::model::ids::{LogIndex, PartitionId, SpanId, TenantId, TraceId};
+use crate::model::nested_set::{SpanLink, nested_set};
 
 /// Record batches handed to the Parquet writer stay under this size, far from Arrow's 2 GiB
 /// offset limit even when attributes are large.
