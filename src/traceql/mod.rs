@@ -2,8 +2,8 @@
 //!
 //! Pure code, no I/O. [`parse`] turns text into a [`Query`] (or a [`ParseError`] naming the
 //! line, column and byte span), [`validate`] applies the semantic rules, and
-//! [`parse_and_validate`] does both, as the query API does. [`eval`] will run search queries on
-//! assembled traces. The rules are those of
+//! [`parse_and_validate`] does both, as the query API does. [`eval`] runs search queries on
+//! assembled traces ([`SearchPlan`]). The rules are those of
 //! `../shared/traceql.md` (a clean-room description of Tempo's behaviour); `corpus` checks
 //! a conformance corpus and backs `spanlake traceql check`.
 
@@ -22,7 +22,7 @@ mod value;
 
 pub use ast::Query;
 pub use error::{ParseError, QueryError};
-pub use eval::EvalTrace;
+pub use eval::{EvalError, EvalTrace, SearchPlan, Spanset, result_attributes};
 pub use hints::{Hints, Sampling, UnsafeHints};
 pub use validate::ValidateError;
 

@@ -1,4 +1,5 @@
-//! Test helpers: small OTLP traces written compactly.
+//! Test helpers: small OTLP traces written compactly, queries compiled from text, and
+//! results read back as span names.
 
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
@@ -6,8 +7,9 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 
-use super::EvalTrace;
+use super::{EvalError, EvalTrace, SearchPlan, Spanset};
 use crate::model::ids::TraceId;
+use crate::traceql::parse_and_validate;
 
 /// The trace id every test trace has.
 pub(crate) const TRACE_ID: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd];
@@ -155,4 +157,33 @@ pub(crate) fn trace_of(spans: Vec<Span>) -> EvalTrace {
 /// root → a → c, root → b (ids 1, 2, 3, 4).
 pub(crate) fn small_tree() -> Vec<Span> {
     vec![span("root", 1, None), span("a", 2, Some(1)), span("b", 4, Some(1)), span("c", 3, Some(2))]
+}
+
+/// Compiles a query (parsed and validated).
+pub(crate) fn plan(query: &str) -> SearchPlan {
+    let parsed = parse_and_validate(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+    SearchPlan::new(&parsed).unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// Runs a query on a trace.
+pub(crate) fn run<'t>(query: &str, trace: &'t EvalTrace) -> Result<Vec<Spanset<'t>>, EvalError> {
+    plan(query).run(trace)
+}
+
+/// The span names of each resulting spanset.
+pub(crate) fn names(query: &str, trace: &EvalTrace) -> Vec<Vec<String>> {
+    run(query, trace)
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .iter()
+        .map(|spanset| {
+            spanset.spans.iter().map(|i| trace.spans[*i as usize].name.clone()).collect()
+        })
+        .collect()
+}
+
+/// The names of the spans a filter keeps (sorted), for single-spanset queries.
+pub(crate) fn matched(query: &str, trace: &EvalTrace) -> Vec<String> {
+    let mut all: Vec<String> = names(query, trace).into_iter().flatten().collect();
+    all.sort();
+    all
 }
