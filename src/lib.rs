@@ -26,7 +26,7 @@
 //! - [`proto`]: generated `tempopb` types.
 //! - [`bench`](mod@bench): `spanlake bench ingest`, the durable-ingest load generator.
 //! - [`traceql`]: the query language: lexer, parser, syntax tree, validation, conformance
-//!   corpus check (`spanlake traceql check`).
+//!   corpus check (`spanlake traceql check`), and the search engine (`eval/`).
 //!
 //! Dependencies point one way: `api → actors → {cluster, storage, traceql} → model`.
 
