@@ -17,7 +17,7 @@ use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, PartitionLabels};
 use crate::actors::partition::live_traces::{
-    ApplyOutcome, CommittedRecord, LiveTraceSnapshot, LiveTraces,
+    ApplyOutcome, CommittedRecord, LiveTraceRef, LiveTraceSnapshot, LiveTraces,
 };
 use crate::actors::partition::log::PartitionLogMsg;
 use crate::actors::partition::usage::LiveUsageBoard;
@@ -42,6 +42,12 @@ pub(crate) enum LiveStoreMsg {
         tenant: TenantId,
         trace_id: TraceId,
         reply: RpcReplyPort<Option<LiveTraceSnapshot>>,
+    },
+    /// Shared views of the tenant's traces overlapping a window (Unix ns), for search.
+    SearchSnapshot {
+        tenant: TenantId,
+        window: Option<(u64, u64)>,
+        reply: RpcReplyPort<Vec<LiveTraceRef>>,
     },
     /// The last log index applied, `None` before the base is set (the log resends the rest).
     GetApplied { reply: RpcReplyPort<Option<LogIndex>> },
@@ -151,6 +157,14 @@ impl Actor for LiveStore {
                 // The caller may have timed out; a closed port is not our failure.
                 let _ = reply.send(state.traces.find(&tenant, &trace_id));
             }
+            LiveStoreMsg::SearchSnapshot { tenant, window, reply } => {
+                state
+                    .args
+                    .faults
+                    .check_in(&state.labels.partition, "live_store.before_search")
+                    .await?;
+                let _ = reply.send(state.traces.search_snapshot(&tenant, window));
+            }
             LiveStoreMsg::GetApplied { reply } => {
                 let _ = reply.send(state.traces.applied());
             }
@@ -188,6 +202,20 @@ impl LiveStoreHandle {
     ) -> Result<Option<LiveTraceSnapshot>, CallError> {
         self.slot
             .call(|reply| LiveStoreMsg::FindTrace { tenant, trace_id, reply }, FIND_TRACE_TIMEOUT)
+            .await
+    }
+
+    /// Shared views of the tenant's live traces overlapping `window` (Unix ns).
+    pub async fn search_snapshot(
+        &self,
+        tenant: TenantId,
+        window: Option<(u64, u64)>,
+    ) -> Result<Vec<LiveTraceRef>, CallError> {
+        self.slot
+            .call(
+                |reply| LiveStoreMsg::SearchSnapshot { tenant, window, reply },
+                FIND_TRACE_TIMEOUT,
+            )
             .await
     }
 

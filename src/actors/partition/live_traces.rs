@@ -3,9 +3,12 @@
 //!
 //! ```text
 //!  committed records (index n, n+1, …) ──► apply ──► tenant ─► trace id ─► LiveTrace
-//!                                                                            data: concatenated
-//!                                                                            TracesData fragments
+//!                                                                            fragments: encoded
+//!                                                                            TracesData, shared
 //! ```
+//!
+//! Each fragment is its own reference-counted buffer, so a search takes a snapshot of every
+//! live trace by bumping reference counts, and evaluates it elsewhere while ingest goes on.
 //!
 //! Records apply exactly once and in order: an index at or below `applied` is a replay and
 //! is skipped; an index past `applied + 1` means records were lost in transit (the actor was
@@ -42,8 +45,10 @@ pub(crate) struct CommittedRecord {
 /// One trace held in memory.
 #[derive(Debug, Clone, Default)]
 struct LiveTrace {
-    /// Concatenated encoded `TracesData` fragments.
-    data: Vec<u8>,
+    /// Encoded `TracesData` fragments, one per record that carried spans of the trace.
+    fragments: Vec<Bytes>,
+    /// Their total size.
+    bytes: u64,
     start_unix_nano: u64,
     end_unix_nano: u64,
     span_count: u64,
@@ -62,6 +67,28 @@ pub struct LiveTraceSnapshot {
     pub end_unix_nano: u64,
     /// Spans held.
     pub span_count: u64,
+}
+
+/// A shared view of one live trace, for search: cheap to take, evaluated off the actor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveTraceRef {
+    /// The trace.
+    pub trace_id: TraceId,
+    /// Encoded `TracesData` fragments; their concatenation decodes as one `TracesData`.
+    pub fragments: Vec<Bytes>,
+    /// Earliest span start, Unix nanoseconds.
+    pub start_unix_nano: u64,
+    /// Latest span end, Unix nanoseconds.
+    pub end_unix_nano: u64,
+    /// Spans held.
+    pub span_count: u64,
+}
+
+impl LiveTraceRef {
+    /// Bytes of span data.
+    pub fn size(&self) -> u64 {
+        self.fragments.iter().map(|f| f.len() as u64).sum()
+    }
 }
 
 /// Memory held for one tenant in one live-store.
@@ -170,7 +197,10 @@ impl LiveTraces {
                 usage.bytes += TRACE_OVERHEAD_BYTES;
                 LiveTrace { start_unix_nano: u64::MAX, ..LiveTrace::default() }
             });
-            trace.data.extend_from_slice(&fragment.traces_data);
+            // A copy: a slice of the record would keep the whole record alive as long as any
+            // of its traces, and usage would undercount.
+            trace.bytes += fragment.traces_data.len() as u64;
+            trace.fragments.push(Bytes::copy_from_slice(&fragment.traces_data));
             trace.start_unix_nano = trace.start_unix_nano.min(fragment.start_unix_nano);
             trace.end_unix_nano = trace.end_unix_nano.max(fragment.end_unix_nano);
             trace.span_count += u64::from(fragment.span_count);
@@ -210,8 +240,7 @@ impl LiveTraces {
             evicted += 1;
             if let Some(usage) = self.usage.get_mut(&tenant) {
                 usage.traces = usage.traces.saturating_sub(1);
-                usage.bytes =
-                    usage.bytes.saturating_sub(trace.data.len() as u64 + TRACE_OVERHEAD_BYTES);
+                usage.bytes = usage.bytes.saturating_sub(trace.bytes + TRACE_OVERHEAD_BYTES);
             }
         }
         evicted
@@ -221,11 +250,35 @@ impl LiveTraces {
     pub fn find(&self, tenant: &TenantId, trace_id: &TraceId) -> Option<LiveTraceSnapshot> {
         let trace = self.tenants.get(tenant)?.get(trace_id)?;
         Some(LiveTraceSnapshot {
-            traces_data: Bytes::copy_from_slice(&trace.data),
+            traces_data: Bytes::from(trace.fragments.concat()),
             start_unix_nano: trace.start_unix_nano,
             end_unix_nano: trace.end_unix_nano,
             span_count: trace.span_count,
         })
+    }
+
+    /// Shared views of the tenant's traces that overlap `[start, end]` (Unix nanoseconds;
+    /// every trace when `None`).
+    pub fn search_snapshot(
+        &self,
+        tenant: &TenantId,
+        window: Option<(u64, u64)>,
+    ) -> Vec<LiveTraceRef> {
+        let Some(traces) = self.tenants.get(tenant) else { return Vec::new() };
+        traces
+            .iter()
+            .filter(|(_, t)| {
+                window
+                    .is_none_or(|(start, end)| t.start_unix_nano <= end && t.end_unix_nano >= start)
+            })
+            .map(|(trace_id, t)| LiveTraceRef {
+                trace_id: *trace_id,
+                fragments: t.fragments.clone(),
+                start_unix_nano: t.start_unix_nano,
+                end_unix_nano: t.end_unix_nano,
+                span_count: t.span_count,
+            })
+            .collect()
     }
 
     /// Memory held per tenant.

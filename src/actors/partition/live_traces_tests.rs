@@ -102,3 +102,20 @@ fn flushed_traces_are_evicted_after_the_window_unless_written_again() {
     assert_eq!(store.trace_count(), 0);
     assert_eq!(store.usage()[&tenant], TenantUsage::default());
 }
+
+#[test]
+fn a_search_snapshot_shares_fragments_and_honours_the_window() {
+    let mut store = based();
+    store.apply(&[record(1, "a", 1, 10), record(2, "a", 1, 5), record(3, "a", 3, 7)]).unwrap();
+    store.apply(&[record(4, "b", 4, 1)]).unwrap();
+    let mut all = store.search_snapshot(&TenantId::new("a"), None);
+    all.sort_by_key(|t| t.trace_id);
+    assert_eq!(all.len(), 2, "tenant b is not visible");
+    assert_eq!(all[0].fragments.len(), 2);
+    assert_eq!(all[0].size(), 15);
+    assert_eq!((all[0].start_unix_nano, all[0].end_unix_nano), (101, 202));
+    // Trace 3 spans [103, 203]; trace 1 spans [101, 202].
+    let late = store.search_snapshot(&TenantId::new("a"), Some((203, 1000)));
+    assert_eq!(late.iter().map(|t| t.trace_id).collect::<Vec<_>>(), [TraceId([3; 16])]);
+    assert!(store.search_snapshot(&TenantId::new("a"), Some((0, 100))).is_empty());
+}
