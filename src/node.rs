@@ -35,12 +35,13 @@ use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
-use crate::actors::query::TraceByIdQuerier;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
+use crate::actors::query::{Searcher, TraceByIdQuerier};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
 use crate::api;
 use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
 use crate::api::ingest::otlp_http::OtlpHttpState;
+use crate::api::query::search::SearchState;
 use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::status::StatusState;
 use crate::config::Config;
@@ -56,6 +57,8 @@ const REPLAY_DEADLINE: Duration = Duration::from_secs(600);
 const HTTP_WORKERS: usize = 2;
 /// Query shards in the pool: how many block reads run at once.
 const QUERY_SHARDS: usize = 8;
+/// A search gives up after this long (504).
+const SEARCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one block lookup may take.
 const QUERY_SHARD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -276,6 +279,11 @@ impl Node {
             DistributorHandle::new(distributor_slot, distributor_limits, metrics.clone());
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
+        let search_state = web::Data::new(SearchState {
+            searcher: Searcher::new(live_stores.clone(), query_shard_pool.clone()),
+            multitenancy,
+            timeout: SEARCH_TIMEOUT,
+        });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
                 live_stores,
@@ -295,10 +303,12 @@ impl Node {
         let query_server = HttpServer::new(move || {
             App::new()
                 .app_data(query_state.clone())
+                .app_data(search_state.clone())
                 .app_data(status_state.clone())
                 .app_data(api::query_extractor_config())
                 .configure(api::status::configure)
                 .configure(api::query::trace_by_id::configure)
+                .configure(api::query::search::configure)
                 .default_service(web::to(api::unknown_route))
         })
         .workers(HTTP_WORKERS)

@@ -10,8 +10,12 @@
 //! A block that cannot be read is logged and counted, the answer is marked partial, and the
 //! other blocks and traces are served. The Search issue adds the query-frontend.
 
+pub(crate) mod search;
+pub(crate) mod search_hits;
 pub(crate) mod shard;
 pub(crate) mod trace_merge;
+
+pub use search::{SearchRequest, Searcher};
 
 use std::sync::Arc;
 
@@ -42,6 +46,18 @@ pub enum QueryError {
         /// The decoder's message.
         reason: String,
     },
+    /// The query cannot run (a runtime error of the query itself, such as a division by zero).
+    #[error("invalid TraceQL query: {reason}")]
+    Query {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The query ran past its time limit.
+    #[error("query timed out after {after:?}")]
+    Timeout {
+        /// The limit.
+        after: std::time::Duration,
+    },
 }
 
 impl QueryError {
@@ -50,6 +66,20 @@ impl QueryError {
         match self {
             QueryError::Call(error) => error.error_code(),
             QueryError::Corrupt { .. } => ErrorCode::Internal,
+            QueryError::Query { .. } => ErrorCode::BadRequest,
+            QueryError::Timeout { .. } => ErrorCode::Timeout,
+        }
+    }
+
+    /// A failed shard job as a query error.
+    pub(crate) fn from_shard(error: shard::ShardError) -> QueryError {
+        use search_hits::SearchJobError;
+        match error {
+            shard::ShardError::Call(call) => QueryError::Call(call),
+            shard::ShardError::Search(SearchJobError::Query(reason)) => {
+                QueryError::Query { reason }
+            }
+            other => QueryError::Corrupt { reason: other.to_string() },
         }
     }
 }

@@ -24,12 +24,15 @@ use thiserror::Error;
 
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
+use crate::actors::partition::live_traces::LiveTraceRef;
+use crate::actors::query::search_hits::{SearchAnswer, SearchJobError, search_live_traces};
 use crate::model::ids::{TenantId, TraceId};
 use crate::storage::block::bloom::shard_for;
 use crate::storage::block::{
     BlockDataReader, BlockError, BlockMeta, TraceIdBloom, TraceIndex, data_path, load_bloom_for,
     load_index,
 };
+use crate::traceql::SearchPlan;
 
 /// Cached objects per kind (bloom shards, indexes).
 const CACHE_ENTRIES: usize = 4096;
@@ -47,6 +50,9 @@ pub enum ShardError {
         /// What failed.
         reason: String,
     },
+    /// A search job failed.
+    #[error(transparent)]
+    Search(#[from] SearchJobError),
     /// The shard did not answer.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -62,6 +68,13 @@ pub(crate) enum QueryShardMsg {
         meta: Arc<BlockMeta>,
         trace_id: TraceId,
         reply: RpcReplyPort<Result<Vec<ResourceSpans>, ShardError>>,
+    },
+    /// Runs a search plan on live traces.
+    SearchLive {
+        plan: Arc<SearchPlan>,
+        traces: Vec<LiveTraceRef>,
+        spans_per_spanset: usize,
+        reply: RpcReplyPort<Result<SearchAnswer, ShardError>>,
     },
 }
 
@@ -103,6 +116,20 @@ impl Actor for QueryShard {
                     }
                 });
                 let _ = reply.send(found);
+            }
+            QueryShardMsg::SearchLive { plan, traces, spans_per_spanset, reply } => {
+                state.faults.check("query_shard.before_search").await?;
+                // Decoding and evaluating is CPU work: off the async workers.
+                let answer = tokio::task::spawn_blocking(move || {
+                    search_live_traces(&plan, traces, spans_per_spanset)
+                })
+                .await;
+                let answer = match answer {
+                    Ok(result) => result.map_err(ShardError::from),
+                    // The job panicked: fail this shard (its supervisor restarts it).
+                    Err(join_error) => return Err(join_error.into()),
+                };
+                let _ = reply.send(answer);
             }
         }
         Ok(())
@@ -209,18 +236,36 @@ impl QueryShardPool {
         QueryShardPool { shards: Arc::new(shards), next: Arc::new(AtomicUsize::new(0)), timeout }
     }
 
+    /// Runs a search plan on a job of live traces.
+    pub(crate) async fn search_live(
+        &self,
+        plan: Arc<SearchPlan>,
+        traces: Vec<LiveTraceRef>,
+        spans_per_spanset: usize,
+    ) -> Result<SearchAnswer, ShardError> {
+        let shard = self.pick()?;
+        shard
+            .call(
+                |reply| QueryShardMsg::SearchLive { plan, traces, spans_per_spanset, reply },
+                self.timeout,
+            )
+            .await?
+    }
+
+    fn pick(&self) -> Result<&ActorSlot<QueryShardMsg>, ShardError> {
+        let position = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len().max(1);
+        self.shards.get(position).ok_or_else(|| {
+            ShardError::Call(CallError::ActorGone { actor: "query shard".to_string() })
+        })
+    }
+
     /// The spans of `trace_id` in one block.
     pub async fn find_in_block(
         &self,
         meta: Arc<BlockMeta>,
         trace_id: TraceId,
     ) -> Result<Vec<ResourceSpans>, ShardError> {
-        let position = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len().max(1);
-        let Some(shard) = self.shards.get(position) else {
-            return Err(ShardError::Call(CallError::ActorGone {
-                actor: "query shard".to_string(),
-            }));
-        };
+        let shard = self.pick()?;
         shard
             .call(|reply| QueryShardMsg::FindInBlock { meta, trace_id, reply }, self.timeout)
             .await?

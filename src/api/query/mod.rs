@@ -1,4 +1,6 @@
-//! Tempo's query API (tempo-api.md): trace by id now; search, tags and metrics with their issues.
+//! Tempo's query API (tempo-api.md): trace by id, TraceQL search; tags and metrics next.
 
+pub(crate) mod search;
+pub(crate) mod search_json;
 pub(crate) mod trace_by_id;
 pub(crate) mod trace_json;

@@ -36,9 +36,18 @@ pub(crate) fn render_trace_v2(
     to_json(&TraceV2 { resource_spans, inspected_bytes, partial_message })
 }
 
+/// OTLP `KeyValue`s rendered as a jsonpb list (for search results).
+pub(crate) struct KeyValueList<'a>(pub(crate) &'a [KeyValue]);
+
+impl Serialize for KeyValueList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        List(self.0).serialize(serializer)
+    }
+}
+
 /// Serialises into a fresh buffer. Writing to a `Vec` cannot fail and every `Serialize`
 /// here is infallible (string keys, no custom errors), so the error arm is unreachable.
-fn to_json(document: &impl Serialize) -> Vec<u8> {
+pub(crate) fn to_json(document: &impl Serialize) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     if let Err(error) = serde_json::to_writer(&mut out, document) {
         debug_assert!(false, "trace json serialisation failed: {error}");
@@ -151,7 +160,11 @@ impl Serialize for Double {
     }
 }
 
-fn str_field<M: SerializeMap>(map: &mut M, key: &'static str, value: &str) -> Result<(), M::Error> {
+pub(crate) fn str_field<M: SerializeMap>(
+    map: &mut M,
+    key: &'static str,
+    value: &str,
+) -> Result<(), M::Error> {
     if value.is_empty() { Ok(()) } else { map.serialize_entry(key, value) }
 }
 
@@ -163,11 +176,19 @@ fn bytes_field<M: SerializeMap>(
     if value.is_empty() { Ok(()) } else { map.serialize_entry(key, &Base64(value)) }
 }
 
-fn u32_field<M: SerializeMap>(map: &mut M, key: &'static str, value: u32) -> Result<(), M::Error> {
+pub(crate) fn u32_field<M: SerializeMap>(
+    map: &mut M,
+    key: &'static str,
+    value: u32,
+) -> Result<(), M::Error> {
     if value == 0 { Ok(()) } else { map.serialize_entry(key, &value) }
 }
 
-fn u64_field<M: SerializeMap>(map: &mut M, key: &'static str, value: u64) -> Result<(), M::Error> {
+pub(crate) fn u64_field<M: SerializeMap>(
+    map: &mut M,
+    key: &'static str,
+    value: u64,
+) -> Result<(), M::Error> {
     if value == 0 { Ok(()) } else { map.serialize_entry(key, &Quoted(value)) }
 }
 
