@@ -280,7 +280,7 @@ impl Node {
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
         let search_state = web::Data::new(SearchState {
-            searcher: Searcher::new(live_stores.clone(), query_shard_pool.clone()),
+            searcher: Searcher::new(live_stores.clone(), blocks.clone(), query_shard_pool.clone()),
             multitenancy,
             timeout: SEARCH_TIMEOUT,
         });

@@ -10,8 +10,10 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use prost::Message;
 use serde_json::{Value, json};
 
-use crate::harness::TestNode;
+use std::time::Duration;
+
 use crate::harness::clients::OtlpGrpc;
+use crate::harness::{TestNode, flush_blocks_quickly, metric_sum, wait_for};
 
 const SECOND: u64 = 1_000_000_000;
 /// 2023-11-14T22:13:20Z: fixed, so expected JSON is fixed.
@@ -233,4 +235,36 @@ async fn structure_limits_order_protobuf_and_errors() {
         (status, String::from_utf8_lossy(&body).trim_end()),
         (400, "spans per span set exceeds 100. received 500")
     );
+}
+
+/// Once the traces are in blocks and gone from memory, a search with a time window finds
+/// them in the blocks, with the same answer as from live data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_traces_in_blocks() {
+    let node = TestNode::start_with(flush_blocks_quickly).await;
+    let tempo = node.tempo();
+    let mut grpc = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    grpc.export(shop(), None).await.expect("export acknowledged");
+    let window = format!("&start={}&end={}", BASE / SECOND - 60, BASE / SECOND + 600);
+    let query = "{ span.http.status_code = 500 }";
+    let (_, live) = search(&node, query, &window).await;
+    assert_eq!(trace_ids(&live), ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]);
+
+    wait_for("the traces in blocks and evicted from memory", Duration::from_secs(30), || async {
+        metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
+            && metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
+    })
+    .await;
+    let (status, from_blocks) = search(&node, query, &window).await;
+    assert_eq!(status, 200, "{from_blocks}");
+    assert_eq!(from_blocks["traces"], live["traces"], "same answer from blocks as from memory");
+    assert!(from_blocks["metrics"]["totalBlocks"].as_u64() >= Some(1), "{from_blocks}");
+    assert!(from_blocks["metrics"]["totalBlockBytes"].as_str().is_some(), "{from_blocks}");
+
+    let (_, structural) = search(&node, "{ kind = server } >> { status = error }", &window).await;
+    assert_eq!(trace_ids(&structural), ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]);
+    let (_, outside) = search(&node, query, "&start=1000&end=2000").await;
+    assert_eq!(outside["traces"], json!([]), "blocks outside the window are not read");
+    let (_, recent_only) = search(&node, query, "").await;
+    assert_eq!(recent_only["traces"], json!([]), "without start/end only live data is searched");
 }

@@ -2,6 +2,9 @@
 //! evaluator's spansets, and the merge of several hits of one trace.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -11,6 +14,7 @@ use prost::Message;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::model::ids::hex_lower;
 use crate::proto::tempopb;
+use crate::storage::block::{BlockDataReader, BlockMeta};
 use crate::traceql::ast::Status;
 use crate::traceql::eval::{
     AttrValue, EvalError, EvalTrace, SearchPlan, Spanset, Value, result_attributes,
@@ -37,6 +41,9 @@ pub(crate) enum SearchJobError {
     /// The query failed on a trace (division by zero, several spansets into `&&`, …).
     #[error("{0}")]
     Query(String),
+    /// A block could not be read.
+    #[error("{0}")]
+    Block(String),
 }
 
 /// Runs `plan` on live traces: decode, evaluate, report hits. CPU work: run it off the runtime.
@@ -60,6 +67,68 @@ pub(crate) fn search_live_traces(
         answer.hits.push(hit(plan, &trace, &spansets, spans_per_spanset));
     }
     Ok(answer)
+}
+
+/// A part of a block to search: some of its row groups.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockJob {
+    pub meta: Arc<BlockMeta>,
+    pub row_groups: Vec<usize>,
+    /// Unix nanoseconds; traces outside are skipped.
+    pub window: Option<(u64, u64)>,
+    /// Set when the search no longer needs answers: the scan stops at the next trace.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Runs `plan` on the traces of some row groups of a block, streaming them (one trace in
+/// memory at a time). Async for the reads; the evaluation inside is CPU work, so callers
+/// run it on a blocking thread.
+pub(crate) async fn search_block(
+    reader: &BlockDataReader,
+    plan: &SearchPlan,
+    job: &BlockJob,
+    spans_per_spanset: usize,
+) -> Result<SearchAnswer, SearchJobError> {
+    let metadata = reader.parquet_metadata();
+    let mut answer = SearchAnswer {
+        inspected_bytes: job
+            .row_groups
+            .iter()
+            .filter_map(|&group| metadata.row_groups().get(group))
+            .map(|group| u64::try_from(group.compressed_size()).unwrap_or(0))
+            .sum(),
+        ..SearchAnswer::default()
+    };
+    let mut failure = None;
+    let rows = reader
+        .scan_traces(job.row_groups.clone(), |input| {
+            if job.cancel.load(Ordering::Relaxed) {
+                return ControlFlow::Break(());
+            }
+            let trace = EvalTrace::from_otlp(input.trace_id, input.resource_spans);
+            if let Some((start, end)) = job.window
+                && (trace.start_unix_nano > end || trace.end_unix_nano < start)
+            {
+                return ControlFlow::Continue(());
+            }
+            answer.inspected_traces += 1;
+            match plan.run(&trace) {
+                Ok(spansets) if spansets.is_empty() => {}
+                Ok(spansets) => answer.hits.push(hit(plan, &trace, &spansets, spans_per_spanset)),
+                Err(error) => {
+                    failure = Some(SearchJobError::Query(error.to_string()));
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        })
+        .await
+        .map_err(|error| SearchJobError::Block(error.to_string()))?;
+    answer.inspected_spans = rows;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(answer),
+    }
 }
 
 fn decode_live(live: LiveTraceRef) -> Result<EvalTrace, SearchJobError> {
@@ -191,7 +260,7 @@ fn kind_name(kind: crate::traceql::ast::Kind) -> &'static str {
 
 /// Adds a hit, merging it with an earlier hit of the same trace (from another fragment):
 /// earliest start, longest duration, a known root, spansets matched by their attributes
-/// (the one with more matches wins), service counts summed.
+/// (the one with more matches wins), the larger service counts.
 pub(crate) fn merge_hit(
     hits: &mut HashMap<String, tempopb::TraceSearchMetadata>,
     hit: tempopb::TraceSearchMetadata,
@@ -217,9 +286,11 @@ pub(crate) fn merge_hit(
         }
     }
     existing.span_set = existing.span_sets.first().cloned();
+    // The larger count, not the sum: a trace flushed to a block stays in its live-store for
+    // the recent window, so the same spans can be counted from both.
     for (service, stats) in hit.service_stats {
         let entry = existing.service_stats.entry(service).or_default();
-        entry.span_count += stats.span_count;
-        entry.error_count += stats.error_count;
+        entry.span_count = entry.span_count.max(stats.span_count);
+        entry.error_count = entry.error_count.max(stats.error_count);
     }
 }

@@ -25,7 +25,9 @@ use thiserror::Error;
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::partition::live_traces::LiveTraceRef;
-use crate::actors::query::search_hits::{SearchAnswer, SearchJobError, search_live_traces};
+use crate::actors::query::search_hits::{
+    BlockJob, SearchAnswer, SearchJobError, search_block, search_live_traces,
+};
 use crate::model::ids::{TenantId, TraceId};
 use crate::storage::block::bloom::shard_for;
 use crate::storage::block::{
@@ -68,6 +70,13 @@ pub(crate) enum QueryShardMsg {
         meta: Arc<BlockMeta>,
         trace_id: TraceId,
         reply: RpcReplyPort<Result<Vec<ResourceSpans>, ShardError>>,
+    },
+    /// Runs a search plan on some row groups of a block.
+    SearchBlock {
+        plan: Arc<SearchPlan>,
+        job: BlockJob,
+        spans_per_spanset: usize,
+        reply: RpcReplyPort<Result<SearchAnswer, ShardError>>,
     },
     /// Runs a search plan on live traces.
     SearchLive {
@@ -117,6 +126,32 @@ impl Actor for QueryShard {
                 });
                 let _ = reply.send(found);
             }
+            QueryShardMsg::SearchBlock { plan, job, spans_per_spanset, reply } => {
+                state.faults.check("query_shard.before_search").await?;
+                let meta = job.meta.clone();
+                let block_error = |reason: String| ShardError::Block {
+                    tenant: meta.tenant.clone(),
+                    block: meta.block_id.to_string(),
+                    reason,
+                };
+                let reader = match open_reader(state, &meta).await {
+                    Ok(reader) => reader,
+                    Err(error) => {
+                        let _ = reply.send(Err(block_error(error.to_string())));
+                        return Ok(());
+                    }
+                };
+                // Reads are async, evaluation is CPU: both on a blocking thread.
+                let runtime = tokio::runtime::Handle::current();
+                let answer = tokio::task::spawn_blocking(move || {
+                    runtime.block_on(search_block(&reader, &plan, &job, spans_per_spanset))
+                })
+                .await?;
+                let _ = reply.send(answer.map_err(|error| match error {
+                    SearchJobError::Block(reason) => block_error(reason),
+                    other => ShardError::Search(other),
+                }));
+            }
             QueryShardMsg::SearchLive { plan, traces, spans_per_spanset, reply } => {
                 state.faults.check("query_shard.before_search").await?;
                 // Decoding and evaluating is CPU work: off the async workers.
@@ -141,7 +176,6 @@ async fn find_in_block(
     meta: &BlockMeta,
     trace_id: TraceId,
 ) -> Result<Vec<ResourceSpans>, BlockError> {
-    let tenant = TenantId::new(&meta.tenant);
     let block_key = format!("{}/{}", meta.tenant, meta.block_id);
     let shard = shard_for(trace_id, meta.bloom_shards);
     let bloom = state
@@ -162,13 +196,23 @@ async fn find_in_block(
     if index.lookup(trace_id).is_empty() {
         return Ok(Vec::new());
     }
+    let reader = open_reader(state, meta).await?;
+    reader.read_trace(&index, trace_id).await
+}
+
+/// The opened data object of a block, cached.
+async fn open_reader(
+    state: &QueryShardArgs,
+    meta: &BlockMeta,
+) -> Result<Arc<BlockDataReader>, BlockError> {
+    let tenant = TenantId::new(&meta.tenant);
+    let block_key = format!("{}/{}", meta.tenant, meta.block_id);
     let data_object = data_path(&tenant, &meta.block_id);
-    let reader = state
+    state
         .cache
         .readers
         .get_or_load(block_key, || BlockDataReader::open(state.store.clone(), &data_object, meta))
-        .await?;
-    reader.read_trace(&index, trace_id).await
+        .await
 }
 
 /// Immutable per-block objects: bloom shards, indexes and opened data readers (the parsed
@@ -247,6 +291,22 @@ impl QueryShardPool {
         shard
             .call(
                 |reply| QueryShardMsg::SearchLive { plan, traces, spans_per_spanset, reply },
+                self.timeout,
+            )
+            .await?
+    }
+
+    /// Runs a search plan on some row groups of a block.
+    pub(crate) async fn search_block(
+        &self,
+        plan: Arc<SearchPlan>,
+        job: BlockJob,
+        spans_per_spanset: usize,
+    ) -> Result<SearchAnswer, ShardError> {
+        let shard = self.pick()?;
+        shard
+            .call(
+                |reply| QueryShardMsg::SearchBlock { plan, job, spans_per_spanset, reply },
                 self.timeout,
             )
             .await?

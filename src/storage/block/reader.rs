@@ -6,7 +6,7 @@
 //! lookup. A trace lookup reads only the row ranges the index names: the offset index maps
 //! them to pages, so each column contributes the pages covering those rows.
 
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -194,18 +194,39 @@ impl BlockDataReader {
 
     /// Every trace of the block, in row (trace-id) order.
     pub(crate) async fn read_all(&self) -> Result<Vec<BlockInputTrace>, BlockError> {
+        let groups = (0..self.metadata.metadata().num_row_groups()).collect();
+        let mut traces = Vec::new();
+        self.scan_traces(groups, |trace| {
+            traces.push(trace);
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(traces)
+    }
+
+    /// Streams the traces of some row groups, in row order, one at a time (memory stays at
+    /// one batch plus one trace). `on_trace` can stop the scan. Returns the rows read.
+    /// Row groups are cut between traces, so a trace is whole unless it alone exceeds a
+    /// row group.
+    pub(crate) async fn scan_traces(
+        &self,
+        row_groups: Vec<usize>,
+        mut on_trace: impl FnMut(BlockInputTrace) -> ControlFlow<()>,
+    ) -> Result<u64, BlockError> {
         let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
             self.reader.clone(),
             self.metadata.clone(),
         )
+        .with_row_groups(row_groups)
         .with_batch_size(READ_BATCH_ROWS)
         .build()
         .map_err(|error| read_error(&self.object, error))?;
-        let mut traces = Vec::new();
+        let mut rows = 0u64;
         let mut current: Option<(TraceId, TraceAssembler)> = None;
         while let Some(batch) =
             stream.try_next().await.map_err(|error| read_error(&self.object, error))?
         {
+            rows += batch.num_rows() as u64;
             let columns =
                 SpanBatchColumns::new(&batch).map_err(|error| error.in_object(&self.object))?;
             for row in 0..batch.num_rows() {
@@ -220,7 +241,10 @@ impl BlockDataReader {
                             let resource_spans = assembler
                                 .finish()
                                 .map_err(|error| error.in_object(&self.object))?;
-                            traces.push(BlockInputTrace { trace_id: done_id, resource_spans });
+                            let trace = BlockInputTrace { trace_id: done_id, resource_spans };
+                            if on_trace(trace).is_break() {
+                                return Ok(rows);
+                            }
                         }
                         let mut assembler = TraceAssembler::default();
                         assembler.push(decoded);
@@ -233,9 +257,9 @@ impl BlockDataReader {
         {
             let resource_spans =
                 assembler.finish().map_err(|error| error.in_object(&self.object))?;
-            traces.push(BlockInputTrace { trace_id, resource_spans });
+            let _ = on_trace(BlockInputTrace { trace_id, resource_spans });
         }
-        Ok(traces)
+        Ok(rows)
     }
 
     fn index_mismatch(&self, reason: String) -> BlockError {
