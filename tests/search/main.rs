@@ -1,0 +1,10 @@
+//! TraceQL search checked against a naive reference evaluator written from the spec
+//! (`harness/reference.rs`), over a generated shop whose content is known
+//! (`harness/shop.rs`).
+//!
+//! - t10: the reference itself, on tiny hand-made traces where the answer is obvious.
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod t10_reference_on_hand_made_traces;
