@@ -3,8 +3,11 @@
 //! (`harness/shop.rs`).
 //!
 //! - t10: the reference itself, on tiny hand-made traces where the answer is obvious.
+//! - t20: the shop dataset, and every catalogued query answered by the reference.
 
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod queries;
 mod t10_reference_on_hand_made_traces;
+mod t20_shop_dataset_and_query_catalogue;
