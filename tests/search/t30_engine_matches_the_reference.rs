@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
+use spanlake::config::HumanDuration;
 use spanlake::traceql::parse_and_validate;
 use tracing::info;
 
@@ -28,7 +29,12 @@ const SHOWN: usize = 5;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_matches_the_reference_on_live_data() {
     let shop = shop(SHOP_SEED, SHOP_REQUESTS);
-    let node = TestNode::start().await;
+    // No block is cut during the test: every trace stays in the live store, which a search
+    // without start/end reads ("recent data", as in Tempo).
+    let node = TestNode::start_with(|config| {
+        config.block_builder.max_block_duration = HumanDuration::from_secs(3_600);
+    })
+    .await;
     let tempo = node.tempo();
 
     {
@@ -136,6 +142,14 @@ async fn engine_search(
     }
     let json: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&body)))?;
+    parse_search_response(&json)
+}
+
+/// Per trace id, the spansets of a `SearchResponse` (sorted); `spanSet` when there is no
+/// `spanSets`.
+fn parse_search_response(
+    json: &serde_json::Value,
+) -> Result<BTreeMap<String, Vec<FoundSpanset>>, String> {
     let mut result = BTreeMap::new();
     for trace in json["traces"].as_array().into_iter().flatten() {
         let id =
@@ -304,4 +318,76 @@ fn percent_encode(text: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
+}
+
+/// The comparison itself, before any engine exists: the reference's answers rendered as a
+/// search response parse back and compare equal for every catalogued query, and a changed
+/// answer is reported with the query, the trace and the spansets that differ.
+#[test]
+fn the_comparison_accepts_the_reference_as_a_response_and_reports_any_difference() {
+    let shop = shop(SHOP_SEED, SHOP_REQUESTS);
+    let reference = Reference::new(&shop.resource_spans);
+    let labels = Labels::new(&shop);
+    let queries = catalogue(&shop);
+    for (number, query) in queries.iter().enumerate() {
+        let parsed = parse_and_validate(&query.text).expect("catalogued queries are valid");
+        let expected = reference.search(&parsed).expect("the reference answers");
+        let found = parse_search_response(&render_response(&expected));
+        let report = describe_mismatch(number, query, &expected, &found, &labels);
+        assert_eq!(report, None, "the reference disagrees with itself");
+    }
+
+    let (number, query) = queries
+        .iter()
+        .enumerate()
+        .find(|(_, q)| q.text == "{ status = error } | by(resource.service.name)")
+        .expect("catalogued");
+    let expected = reference.search(&parse_and_validate(&query.text).expect("valid")).expect("ok");
+    let mut altered = expected.clone();
+    let dropped_trace = altered.keys().next().expect("errors exist").clone();
+    altered.remove(&dropped_trace);
+    let (changed_trace, sets) = altered.iter_mut().next().expect("several traces have errors");
+    let changed_trace = changed_trace.clone();
+    let removed_span = sets[0].span_ids.iter().next().expect("spansets are not empty").clone();
+    sets[0].span_ids.remove(&removed_span);
+    sets[0].spans -= 1;
+    let found = parse_search_response(&render_response(&altered));
+    let report = describe_mismatch(number, query, &expected, &found, &labels)
+        .expect("a difference is reported");
+    for part in [&query.text, &dropped_trace, &changed_trace, &removed_span] {
+        assert!(report.contains(part.as_str()), "{part} is not in the report:\n{report}");
+    }
+    assert!(report.contains("missing trace") && report.contains("only expected"), "{report}");
+
+    let inconsistent = serde_json::json!({"traces": [{"traceID": "ab", "spanSet": {
+        "spans": [{"spanID": "0000000000000001"}], "matched": 2}}]});
+    let found = parse_search_response(&inconsistent).expect("the deprecated spanSet is read");
+    assert_eq!(
+        found["ab"],
+        [FoundSpanset { span_ids: ["0000000000000001".to_string()].into(), matched: 2, listed: 1 }]
+    );
+}
+
+/// A `SearchResponse` as Tempo renders it, every span listed (`spss=0`).
+fn render_response(answer: &BTreeMap<String, Vec<ExpectedSpanset>>) -> serde_json::Value {
+    let traces: Vec<serde_json::Value> = answer
+        .iter()
+        .map(|(trace_id, sets)| {
+            let spansets: Vec<serde_json::Value> = sets
+                .iter()
+                .map(|set| {
+                    // Two spans sharing an id are both listed.
+                    let mut ids: Vec<&String> = set.span_ids.iter().collect();
+                    while ids.len() < set.spans {
+                        ids.push(ids[0]);
+                    }
+                    let spans: Vec<serde_json::Value> =
+                        ids.iter().map(|id| serde_json::json!({"spanID": id})).collect();
+                    serde_json::json!({"spans": spans, "matched": set.spans})
+                })
+                .collect();
+            serde_json::json!({"traceID": trace_id, "spanSet": spansets[0], "spanSets": spansets})
+        })
+        .collect();
+    serde_json::json!({"traces": traces, "metrics": {}})
 }
