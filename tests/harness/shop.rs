@@ -65,7 +65,7 @@ pub enum TraceShape {
     Consumer,
     /// ≥ 2,000 spans.
     Large,
-    /// A checkout request whose frontend root span was never sent.
+    /// A home page or checkout request whose frontend root span was never sent.
     MissingRoot,
     /// A product page where two different spans share one span id.
     DuplicateSpanId,
@@ -134,8 +134,14 @@ pub fn shop(seed: u64, requests: usize) -> Shop {
             (TraceShape::Large, 0) => flows::large_reindex(&mut trace, &mut rng, start),
             (TraceShape::Large, 1) => flows::large_deep_category(&mut trace, &mut rng, start),
             (TraceShape::Large, _) => flows::large_newsletter(&mut trace, &mut rng, start),
+            (TraceShape::MissingRoot, 3) => {
+                // Its root had several children: the orphans are tops with a common
+                // (absent) parent.
+                flows::home_request(&mut trace, &mut rng, start);
+                trace.drop_root();
+            }
             (TraceShape::MissingRoot, _) => {
-                flows::checkout_request(&mut trace, &mut rng, start);
+                let _order = flows::checkout_request(&mut trace, &mut rng, start);
                 trace.drop_root();
             }
             _ => {

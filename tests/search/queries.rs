@@ -281,6 +281,8 @@ pub fn catalogue(shop: &Shop) -> Vec<CatalogueQuery> {
         r#"{ name = "resolve category" } >> { name = "load facet" && span.facet.index = 5 }"#,
     );
     add(c, Some, r#"{ rootName = "GET /" } >> { status = error }"#);
+    add(c, Some, r#"{ name = "render page" } ~ { kind = client }"#);
+    add(c, Some, r#"{ } !> { resource.service.name = "db-proxy" }"#);
     add(c, EveryTrace, "{ } !> { }");
     add(c, EveryTrace, "{ } !< { }");
     add(c, Some, "{ status = error } !>> { status = error }");

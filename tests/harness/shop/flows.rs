@@ -40,7 +40,7 @@ pub fn request(t: &mut TraceBuilder, rng: &mut Rng, start: u64, number: usize) -
 }
 
 /// `GET /`: renders the page, lists products, sometimes asks for recommendations.
-fn home_request(t: &mut TraceBuilder, rng: &mut Rng, start: u64) {
+pub fn home_request(t: &mut TraceBuilder, rng: &mut Rng, start: u64) {
     let root = frontend_root(t, rng, start, "GET", "/", "/");
     let render = t.open(
         Service::Frontend,
