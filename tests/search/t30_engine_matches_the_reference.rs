@@ -321,8 +321,9 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// The comparison itself, before any engine exists: the reference's answers rendered as a
-/// search response parse back and compare equal for every catalogued query, and a changed
-/// answer is reported with the query, the trace and the spansets that differ.
+/// search response parse back and compare equal for every catalogued query, each query
+/// reaches the server in `q` exactly as written, and a changed answer is reported with the
+/// query, the trace and the spansets that differ.
 #[test]
 fn the_comparison_accepts_the_reference_as_a_response_and_reports_any_difference() {
     let shop = shop(SHOP_SEED, SHOP_REQUESTS);
@@ -335,6 +336,10 @@ fn the_comparison_accepts_the_reference_as_a_response_and_reports_any_difference
         let found = parse_search_response(&render_response(&expected));
         let report = describe_mismatch(number, query, &expected, &found, &labels);
         assert_eq!(report, None, "the reference disagrees with itself");
+        let url = reqwest::Url::parse(&format!("http://node{}", search_path(&query.text, 0)))
+            .expect("a valid URL");
+        let sent = url.query_pairs().find(|(key, _)| key == "q").map(|(_, value)| value);
+        assert_eq!(sent.as_deref(), Some(query.text.as_str()), "q is decoded as written");
     }
 
     let (number, query) = queries
