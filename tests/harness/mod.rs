@@ -6,12 +6,16 @@
 //! - [`spans`]: generated spans using every OTLP field.
 //! - [`oracle`]: acknowledged spans, and the exactly-once check.
 //! - [`s3`]: a real S3 API (moto's server) on a loopback port.
+//! - [`shop`]: a deterministic microservice-shop dataset with known content.
+//! - [`reference`]: a naive TraceQL search evaluator written from the spec.
 
 #![allow(dead_code)]
 
 pub mod clients;
 pub mod oracle;
+pub mod reference;
 pub mod s3;
+pub mod shop;
 pub mod spans;
 
 use std::future::Future;
