@@ -108,7 +108,7 @@ pub fn catalogue(shop: &Shop) -> Vec<CatalogueQuery> {
     add(c, Some, "{ span:childCount = 0 && kind = server }");
     add(c, Some, "{ span:childCount > 100 }");
     add(c, Some, "{ nestedSetRight - nestedSetLeft = 1 && kind = client }");
-    add(c, EveryTrace, "{ nestedSetParent = 0 }");
+    add(c, EveryTrace, "{ nestedSetParent = -1 }");
 
     let c = "trace intrinsics";
     add(c, Some, "{ traceDuration > 5s }");

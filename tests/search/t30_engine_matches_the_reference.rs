@@ -126,8 +126,18 @@ struct FoundSpanset {
     listed: usize,
 }
 
+/// A window (Unix seconds) holding every span of the shop: searches read both the live-store
+/// and the blocks cut meanwhile (the builder flushes idle traces after seconds), so this
+/// compares live, block and mixed answers alike.
+const WINDOW: (u64, u64) = (1_699_990_000, 1_700_090_000);
+
 fn search_path(query: &str, spans_per_spanset: usize) -> String {
-    format!("/api/search?q={}&limit={LIMIT}&spss={spans_per_spanset}", percent_encode(query))
+    format!(
+        "/api/search?q={}&limit={LIMIT}&spss={spans_per_spanset}&start={}&end={}",
+        percent_encode(query),
+        WINDOW.0,
+        WINDOW.1
+    )
 }
 
 /// Runs a search; per trace id, the spansets found (sorted).

@@ -195,6 +195,8 @@ fn read_intrinsic<'t>(binding: &Binding<'t>, intrinsic: Intrinsic) -> Value<'t> 
         Intrinsic::Kind => Value::Kind(span.kind),
         Intrinsic::SpanId => hex(&span.span_id),
         Intrinsic::ParentId => span.parent_span_id.as_ref().map_or(Value::Nil, |id| hex(id)),
+        // Only spans with a tree position have a child count.
+        Intrinsic::ChildCount if span.nested.is_none() => Value::Nil,
         Intrinsic::ChildCount => Value::Int(i64::from(span.child_count)),
         // Rejected when the plan is built; never read.
         Intrinsic::Parent => Value::Nil,

@@ -330,30 +330,37 @@ fn typed_array(values: Vec<AnyValue>) -> Option<AttrValue> {
     Some(array)
 }
 
-/// Numbers the span tree, marks spans with a shared id as position-unknown, and counts
-/// children.
+/// Numbers the span tree and counts children. A span whose id is shared by another span of
+/// the trace has no position (and no child count); a span whose parent id is such a shared
+/// id, or was never received, heads its own subtree.
 fn number_tree(spans: &mut [EvalSpan]) {
     const NO_PARENT: [u8; 0] = [];
-    let numbers = {
-        let links: Vec<SpanLink<'_>> = spans
-            .iter()
-            .map(|span| SpanLink {
-                span_id: &span.span_id,
-                parent_span_id: span.parent_span_id.as_ref().map_or(&NO_PARENT[..], |id| &id[..]),
-                start_unix_nano: span.start_unix_nano,
-            })
-            .collect();
-        nested_set(&links)
-    };
     let mut id_counts: HashMap<[u8; 8], u32> = HashMap::with_capacity(spans.len());
     for span in spans.iter() {
         *id_counts.entry(span.span_id).or_default() += 1;
     }
+    let unique = |id: &[u8; 8]| id_counts.get(id).copied() == Some(1);
+    let positioned: Vec<usize> = (0..spans.len()).filter(|&i| unique(&spans[i].span_id)).collect();
+    let numbers = {
+        let links: Vec<SpanLink<'_>> = positioned
+            .iter()
+            .map(|&i| {
+                let span = &spans[i];
+                let parent = span.parent_span_id.as_ref().filter(|id| unique(id));
+                SpanLink {
+                    span_id: &span.span_id,
+                    parent_span_id: parent.map_or(&NO_PARENT[..], |id| &id[..]),
+                    start_unix_nano: span.start_unix_nano,
+                }
+            })
+            .collect();
+        nested_set(&links)
+    };
     // `left` numbers are unique and at most 2 × spans, so they index a table directly.
     let mut span_at_left = vec![u32::MAX; spans.len() * 2 + 2];
-    for (position, numbers) in numbers.iter().enumerate() {
+    for (&index, numbers) in positioned.iter().zip(&numbers) {
         if let Some(slot) = span_at_left.get_mut(numbers.left as usize) {
-            *slot = index_u32(position);
+            *slot = index_u32(index);
         }
     }
     for numbers in &numbers {
@@ -365,9 +372,10 @@ fn number_tree(spans: &mut [EvalSpan]) {
             parent_span.child_count += 1;
         }
     }
-    for (span, numbers) in spans.iter_mut().zip(numbers) {
-        let shared_id = id_counts.get(&span.span_id).copied().unwrap_or(0) > 1;
-        span.nested = (!shared_id).then_some(numbers);
+    for (&index, numbers) in positioned.iter().zip(numbers) {
+        if let Some(span) = spans.get_mut(index) {
+            span.nested = Some(numbers);
+        }
     }
 }
 

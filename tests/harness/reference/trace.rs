@@ -38,7 +38,7 @@ pub struct TraceView<'a> {
 
 /// The tree-position numbers (`nestedSetLeft`, `nestedSetRight`, `nestedSetParent`):
 /// depth-first from 1, roots and siblings ordered by (start time, span id); a root's
-/// parent number is 0.
+/// parent number is -1 (as in Tempo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NestedSet {
     pub left: i64,
@@ -228,7 +228,8 @@ impl<'a> TraceView<'a> {
             // (span, next child to visit), iterative so a deep chain cannot overflow.
             let mut stack = vec![(root, 0usize)];
             counter += 1;
-            self.nested_set[root] = Some(NestedSet { left: counter, right: 0, parent: 0 });
+            // A root's parent number is -1, as in Tempo's blocks.
+            self.nested_set[root] = Some(NestedSet { left: counter, right: 0, parent: -1 });
             while let Some((span, next)) = stack.last_mut() {
                 let span = *span;
                 if let Some(&child) = self.children[span].get(*next) {
