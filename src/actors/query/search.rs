@@ -5,24 +5,26 @@
 //!                     newest traces first, cut into jobs of JOB_TRACES traces
 //!                  ─► QueryShardPool: SearchLive(plan, job)   (JOBS_IN_FLIGHT at a time)
 //!                     decode → EvalTrace → plan.run → hits
-//!                  ◄─ combine: merge fragments of a trace, stop once `limit` traces matched,
-//!                     newest start first
+//!                  ◄─ SearchCombiner: merge fragments of a trace, stop once `limit` traces
+//!                     matched, newest start first
+//!                     (streaming: every INTERIM_PERIOD at most, what changed ─► interims)
 //! ```
 //!
 //! Jobs are taken newest first and results kept in job order, so the traces returned are the
 //! newest that match. Dropping the future (client gone, timeout) drops the jobs not yet run.
 //! Blocks join this plan in the next step of the Search issue.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::QueryError;
-use crate::actors::query::search_hits::merge_hit;
+use crate::actors::query::search_combiner::SearchCombiner;
 use crate::actors::query::shard::QueryShardPool;
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
@@ -32,6 +34,8 @@ use crate::traceql::{Query, SearchPlan};
 const JOB_TRACES: usize = 256;
 /// Jobs running at once per search.
 const JOBS_IN_FLIGHT: usize = 4;
+/// Streaming searches send interim results at most this often (Tempo's pace).
+pub const INTERIM_PERIOD: Duration = Duration::from_millis(500);
 
 /// A validated search.
 #[derive(Debug, Clone)]
@@ -72,51 +76,73 @@ impl Searcher {
         &self,
         request: &SearchRequest,
     ) -> Result<tempopb::SearchResponse, QueryError> {
-        match tokio::time::timeout(request.timeout, self.run(request)).await {
+        self.run_with_timeout(request, None).await
+    }
+
+    /// Runs a search like [`Searcher::search`] and, while it runs, sends `interims` what it
+    /// found since the last interim with the metrics so far, at most every
+    /// [`INTERIM_PERIOD`] (a fast search sends none). Returns the complete answer. Stops
+    /// sending once `interims` is closed; dropping the future stops the search.
+    #[tracing::instrument(name = "search_streaming", skip_all, fields(query = %request.query, limit = request.limit))]
+    pub async fn search_streaming(
+        &self,
+        request: &SearchRequest,
+        interims: mpsc::Sender<tempopb::SearchResponse>,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        self.run_with_timeout(request, Some(interims)).await
+    }
+
+    async fn run_with_timeout(
+        &self,
+        request: &SearchRequest,
+        interims: Option<mpsc::Sender<tempopb::SearchResponse>>,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        match tokio::time::timeout(request.timeout, self.run(request, interims)).await {
             Ok(answer) => answer,
             Err(_) => Err(QueryError::Timeout { after: request.timeout }),
         }
     }
 
-    async fn run(&self, request: &SearchRequest) -> Result<tempopb::SearchResponse, QueryError> {
+    /// The one search implementation: plan, cut into jobs, run them, combine.
+    async fn run(
+        &self,
+        request: &SearchRequest,
+        mut interims: Option<mpsc::Sender<tempopb::SearchResponse>>,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        let mut last_interim = Instant::now();
         let plan = Arc::new(
             SearchPlan::new(&request.query)
                 .map_err(|error| QueryError::Query { reason: error.to_string() })?,
         );
-        let mut metrics = tempopb::SearchMetrics::default();
         if plan.is_noop() {
-            return Ok(tempopb::SearchResponse { traces: Vec::new(), metrics: Some(metrics) });
+            return Ok(SearchCombiner::new(request.limit, 0).finish());
         }
         let mut candidates = self.live_candidates(request).await?;
         // Newest first: the traces kept once `limit` is reached are the newest that match.
         candidates.sort_by_key(|trace| std::cmp::Reverse(trace.start_unix_nano));
         let jobs: Vec<Vec<LiveTraceRef>> =
             candidates.chunks(JOB_TRACES).map(<[LiveTraceRef]>::to_vec).collect();
-        metrics.total_jobs = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
+        let mut combiner = SearchCombiner::new(request.limit, jobs.len());
         let spss = request.spans_per_spanset;
         let mut answers = futures::stream::iter(jobs)
             .map(|job| self.shards.search_live(plan.clone(), job, spss))
             .buffered(JOBS_IN_FLIGHT);
-        let mut hits: HashMap<String, tempopb::TraceSearchMetadata> = HashMap::new();
         while let Some(answer) = answers.next().await {
-            let answer = answer.map_err(QueryError::from_shard)?;
-            metrics.completed_jobs += 1;
-            metrics.inspected_traces += answer.inspected_traces;
-            metrics.inspected_bytes += answer.inspected_bytes;
-            metrics.inspected_spans += answer.inspected_spans;
-            for hit in answer.hits {
-                merge_hit(&mut hits, hit);
-            }
-            if hits.len() >= request.limit {
+            combiner.add(answer.map_err(QueryError::from_shard)?);
+            if combiner.has_enough() {
                 break;
             }
+            if let Some(sender) = &interims
+                && last_interim.elapsed() >= INTERIM_PERIOD
+            {
+                last_interim = Instant::now();
+                if sender.send(combiner.take_changes()).await.is_err() {
+                    // Nobody listens to interims any more; the answer may still be wanted.
+                    interims = None;
+                }
+            }
         }
-        let mut traces: Vec<_> = hits.into_values().collect();
-        traces.sort_by(|a, b| {
-            b.start_time_unix_nano.cmp(&a.start_time_unix_nano).then(a.trace_id.cmp(&b.trace_id))
-        });
-        traces.truncate(request.limit);
-        Ok(tempopb::SearchResponse { traces, metrics: Some(metrics) })
+        Ok(combiner.finish())
     }
 
     /// Shared views of every live trace of the tenants in the window and duration bounds.
