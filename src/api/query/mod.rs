@@ -2,5 +2,6 @@
 
 pub(crate) mod search;
 pub(crate) mod search_json;
+pub(crate) mod search_params;
 pub(crate) mod trace_by_id;
 pub(crate) mod trace_json;
