@@ -12,6 +12,7 @@
 
 pub mod error_code;
 pub(crate) mod ingest;
+pub(crate) mod port_switch;
 pub(crate) mod query;
 pub mod status;
 pub mod tenant;
