@@ -95,7 +95,7 @@ async fn grpc_search_ends_with_the_answer_http_search_gives() {
         let (_, last) = messages.last().expect("a final message");
         let http = http_search(&node, query, &format!("&limit={limit}&spss={spss}")).await;
         assert_eq!(last.traces, http.traces, "{query}: the final message is the HTTP answer");
-        let metrics = last.metrics.clone().unwrap_or_default();
+        let metrics = last.metrics.unwrap_or_default();
         assert_eq!(metrics.completed_jobs, metrics.total_jobs, "{query}: {metrics:?}");
     }
     let messages = search_stream(&mut client, search_request("{}", 0, 3), None).await.unwrap();
@@ -133,7 +133,7 @@ async fn a_slow_search_streams_interims_then_the_complete_answer() {
     let mut completed = 0;
     let mut first_copies: Vec<String> = Vec::new();
     for (_, message) in &messages {
-        let metrics = message.metrics.clone().expect("every message carries metrics");
+        let metrics = message.metrics.expect("every message carries metrics");
         assert!(metrics.completed_jobs >= completed, "metrics are cumulative");
         completed = metrics.completed_jobs;
         assert_eq!(metrics.total_jobs, 6);
@@ -193,8 +193,7 @@ async fn bad_requests_and_missing_tenants_are_grpc_statuses() {
     let tags = client
         .search_tags_v2(tempopb::SearchTagsRequest::default())
         .await
-        .err()
-        .expect("not implemented yet");
+        .expect_err("not implemented yet");
     assert_eq!(tags.code(), tonic::Code::Unimplemented);
     assert!(tags.message().contains("SearchTagsV2"), "{}", tags.message());
 }

@@ -64,7 +64,7 @@ impl SearchCombiner {
         for trace in &traces {
             self.changed.remove(&trace.trace_id);
         }
-        tempopb::SearchResponse { traces, metrics: Some(self.metrics.clone()) }
+        tempopb::SearchResponse { traces, metrics: Some(self.metrics) }
     }
 
     /// The answer: the best `limit` traces, newest start first, and the metrics.

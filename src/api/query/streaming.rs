@@ -176,7 +176,7 @@ pub(crate) fn into_packets(
     max_bytes: usize,
 ) -> Vec<tempopb::SearchResponse> {
     let metrics = Some(response.metrics.unwrap_or_default());
-    let empty = || tempopb::SearchResponse { traces: Vec::new(), metrics: metrics.clone() };
+    let empty = || tempopb::SearchResponse { traces: Vec::new(), metrics };
     let base_size = empty().encoded_len();
     let mut packets = vec![empty()];
     let mut size = base_size;
@@ -220,7 +220,7 @@ mod tests {
         let metrics = tempopb::SearchMetrics { inspected_traces: 7, ..Default::default() };
         let response = tempopb::SearchResponse {
             traces: (0..10).map(|id| trace(id, 300)).collect(),
-            metrics: Some(metrics.clone()),
+            metrics: Some(metrics),
         };
         let packets = into_packets(response.clone(), 1000);
         assert!(packets.len() >= 4, "{} packets", packets.len());
