@@ -291,4 +291,18 @@ async fn http_keeps_working_on_the_port_that_serves_grpc() {
     assert!(text.contains("serves only gRPC"), "{text}");
     let (status, _, _) = node.tempo().get("/ready", None).await;
     assert_eq!(status, 200, "and HTTP/1.1 still works");
+
+    info!("--- shutdown with an idle HTTP/1.1 connection and a gRPC channel open");
+    let mut node = node;
+    let addr = node.node().addrs().http;
+    let running = node.node.take().expect("running");
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), running.shutdown()).await.expect("shuts down");
+    info!(took = ?started.elapsed(), "--- stopped");
+    assert!(TcpStream::connect(addr).await.is_err(), "the port is closed");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), connection.read_to_end(&mut rest));
+    assert!(closed.await.is_ok(), "the open HTTP/1.1 connection was closed");
+    let after = search_stream(&mut client, search_request("{}", 20, 3), None).await;
+    assert!(after.is_err(), "no gRPC after shutdown");
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
 use crate::actors::partition::live_store::LiveStoreHandle;
@@ -81,8 +82,10 @@ impl Searcher {
 
     /// Runs a search like [`Searcher::search`] and, while it runs, sends `interims` what it
     /// found since the last interim with the metrics so far, at most every
-    /// [`INTERIM_PERIOD`] (a fast search sends none). Returns the complete answer. Stops
-    /// sending once `interims` is closed; dropping the future stops the search.
+    /// [`INTERIM_PERIOD`] (a fast search sends none). Returns the complete answer. Never
+    /// waits for `interims`: while it is full, interims are skipped (their traces come with a
+    /// later one or the answer); once it is closed, none are sent. Dropping the future stops
+    /// the search.
     #[tracing::instrument(name = "search_streaming", skip_all, fields(query = %request.query, limit = request.limit))]
     pub async fn search_streaming(
         &self,
@@ -135,9 +138,19 @@ impl Searcher {
             if let Some(sender) = &interims
                 && last_interim.elapsed() >= INTERIM_PERIOD
             {
-                last_interim = Instant::now();
-                if sender.send(combiner.take_changes()).await.is_err() {
-                    // Nobody listens to interims any more; the answer may still be wanted.
+                // Never wait for the listener: one that is behind skips this interim, and
+                // the changes go out with the next one or the final answer.
+                let listener_gone = match sender.try_reserve() {
+                    Ok(slot) => {
+                        last_interim = Instant::now();
+                        slot.send(combiner.take_changes());
+                        false
+                    }
+                    Err(TrySendError::Full(())) => false,
+                    Err(TrySendError::Closed(())) => true,
+                };
+                if listener_gone {
+                    // Nobody listens any more; the answer may still be wanted.
                     interims = None;
                 }
             }
