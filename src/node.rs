@@ -6,7 +6,8 @@
 //!   2. open the object store, list its blocks; spawn NodeSupervisor → distributor,
 //!      partitions (each opens and recovers its WAL, its builder resumes), query shards
 //!   3. wait until every live-store has replayed its log  (no partial reads after a restart)
-//!   4. serve: OTLP gRPC, OTLP HTTP, query API; `/ready` turns 200
+//!   4. serve: OTLP gRPC, OTLP HTTP, query API (HTTP and gRPC on one port, `api::query_port`);
+//!      `/ready` turns 200
 //! ```
 
 use std::net::SocketAddr;
@@ -42,7 +43,9 @@ use crate::api;
 use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
 use crate::api::ingest::otlp_http::OtlpHttpState;
 use crate::api::query::search::SearchState;
+use crate::api::query::streaming::StreamingQuerierService;
 use crate::api::query::trace_by_id::TraceByIdState;
+use crate::api::query_port::{QueryApi, QueryPort};
 use crate::api::status::StatusState;
 use crate::config::Config;
 use crate::model::ids::PartitionId;
@@ -109,6 +112,8 @@ pub struct Node {
     restarts: RestartCounts,
     ready: Arc<AtomicBool>,
     root: ActorRef<NodeSupervisorMsg>,
+    /// Taken by `shutdown`.
+    query_port: Option<QueryPort>,
     http_servers: Vec<actix_web::dev::ServerHandle>,
     grpc_shutdown: Option<oneshot::Sender<()>>,
     failure: watch::Receiver<Option<String>>,
@@ -279,11 +284,14 @@ impl Node {
             DistributorHandle::new(distributor_slot, distributor_limits, metrics.clone());
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
-        let search_state = web::Data::new(SearchState {
-            searcher: Searcher::new(live_stores.clone(), blocks.clone(), query_shard_pool.clone()),
+        let searcher = Searcher::new(live_stores.clone(), blocks.clone(), query_shard_pool.clone());
+        let streaming = StreamingQuerierService {
+            searcher: searcher.clone(),
             multitenancy,
             timeout: SEARCH_TIMEOUT,
-        });
+        };
+        let search_state =
+            web::Data::new(SearchState { searcher, multitenancy, timeout: SEARCH_TIMEOUT });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
                 live_stores,
@@ -300,24 +308,21 @@ impl Node {
             metrics: metrics.clone(),
             config: config.clone(),
         });
-        let query_server = HttpServer::new(move || {
-            App::new()
-                .app_data(query_state.clone())
-                .app_data(search_state.clone())
-                .app_data(status_state.clone())
-                .app_data(api::query_extractor_config())
-                .configure(api::status::configure)
-                .configure(api::query::trace_by_id::configure)
-                .configure(api::query::search::configure)
-                .default_service(web::to(api::unknown_route))
-        })
-        .workers(HTTP_WORKERS)
-        .disable_signals()
-        .listen(http_listener)
-        .map_err(|source| NodeError::Bind { what: "the query API", addr: addrs.http, source })?
-        .run();
-        http_servers.push(query_server.handle());
-        tokio::spawn(query_server);
+        let query_port = QueryPort::start(
+            http_listener,
+            QueryApi {
+                trace_by_id: query_state,
+                search: search_state,
+                status: status_state,
+                streaming,
+                http_workers: HTTP_WORKERS,
+            },
+        )
+        .map_err(|source| NodeError::Bind {
+            what: "the query API",
+            addr: addrs.http,
+            source,
+        })?;
 
         if let (Some(listener), Some(addr)) = (otlp_http_listener, addrs.otlp_http) {
             let otlp_state = web::Data::new(OtlpHttpState {
@@ -369,7 +374,17 @@ impl Node {
 
         ready.store(true, Ordering::Release);
         info!(http = %addrs.http, otlp_grpc = ?addrs.otlp_grpc, otlp_http = ?addrs.otlp_http, "spanlake node ready");
-        Ok(Node { addrs, faults, restarts, ready, root, http_servers, grpc_shutdown, failure })
+        Ok(Node {
+            addrs,
+            faults,
+            restarts,
+            ready,
+            root,
+            query_port: Some(query_port),
+            http_servers,
+            grpc_shutdown,
+            failure,
+        })
     }
 
     /// Where the node listens.
@@ -405,6 +420,9 @@ impl Node {
         self.ready.store(false, Ordering::Release);
         if let Some(shutdown) = self.grpc_shutdown.take() {
             let _ = shutdown.send(());
+        }
+        if let Some(query_port) = self.query_port.take() {
+            query_port.shutdown().await;
         }
         for server in &self.http_servers {
             server.stop(true).await;

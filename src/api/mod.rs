@@ -3,7 +3,10 @@
 //! ```text
 //!  :4317  tonic      OTLP/gRPC       ingest/otlp_grpc.rs ─┐
 //!  :4318  actix-web  OTLP/HTTP       ingest/otlp_http.rs ─┴─► DistributorHandle
-//!  :3200  actix-web  Tempo query API query/trace_by_id.rs ──► TraceByIdQuerier
+//!  :3200  query_port.rs: one listener, connections split by port_switch.rs
+//!         actix-web  HTTP/1.1        query/trace_by_id.rs ──► TraceByIdQuerier
+//!                                    query/search.rs ─────┬─► Searcher
+//!         tonic      gRPC (h2c)      query/streaming.rs ──┘   (tempopb.StreamingQuerier)
 //!                    ops routes      status.rs
 //! ```
 //!
@@ -12,7 +15,9 @@
 
 pub mod error_code;
 pub(crate) mod ingest;
+pub(crate) mod port_switch;
 pub(crate) mod query;
+pub(crate) mod query_port;
 pub mod status;
 pub mod tenant;
 

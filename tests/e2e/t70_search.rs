@@ -76,7 +76,7 @@ fn trace(trace_byte: u8, start: u64, specs: &[SpanSpec]) -> Vec<ResourceSpans> {
 
 /// Trace 0xaa (older): frontend GET /cart → cart service call that fails with 500.
 /// Trace 0xbb (newer): frontend GET /home, all fine.
-fn shop() -> ExportTraceServiceRequest {
+pub(crate) fn shop() -> ExportTraceServiceRequest {
     let mut resource_spans = trace(
         0xaa,
         BASE,
@@ -128,7 +128,7 @@ async fn search(node: &TestNode, query: &str, extra: &str) -> (u16, Value) {
     node.tempo().json(&path).await
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -11,11 +11,12 @@
 //! other blocks and traces are served. The Search issue adds the query-frontend.
 
 pub(crate) mod search;
+pub(crate) mod search_combiner;
 pub(crate) mod search_hits;
 pub(crate) mod shard;
 pub(crate) mod trace_merge;
 
-pub use search::{SearchRequest, Searcher};
+pub use search::{INTERIM_PERIOD, SearchRequest, Searcher};
 
 use std::sync::Arc;
 

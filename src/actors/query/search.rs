@@ -7,8 +7,9 @@
 //!                     cut into jobs of JOB_ROW_GROUPS row groups
 //!                  ─► QueryShardPool: SearchLive / SearchBlock   (JOBS_IN_FLIGHT at a time)
 //!                     decode → EvalTrace → plan.run → hits
-//!                  ◄─ combine: merge fragments of a trace, stop once `limit` traces matched,
-//!                     newest start first
+//!                  ◄─ SearchCombiner: merge fragments of a trace, stop once `limit` traces
+//!                     matched, newest start first
+//!                     (streaming: every INTERIM_PERIOD at most, what changed ─► interims)
 //! ```
 //!
 //! Jobs are taken newest first and results kept in job order, so the traces returned are the
@@ -19,17 +20,20 @@
 //! Block scans decode whole rows; reading only the columns a query needs and pruning row
 //! groups by statistics is the next step.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
 
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::QueryError;
-use crate::actors::query::search_hits::{BlockJob, merge_hit};
+use crate::actors::query::search_combiner::SearchCombiner;
+use crate::actors::query::search_hits::BlockJob;
 use crate::actors::query::shard::QueryShardPool;
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
@@ -43,6 +47,8 @@ const JOB_TRACES: usize = 256;
 const JOB_ROW_GROUPS: usize = 2;
 /// Jobs running at once per search.
 const JOBS_IN_FLIGHT: usize = 4;
+/// Streaming searches send interim results at most this often (Tempo's pace).
+pub const INTERIM_PERIOD: Duration = Duration::from_millis(500);
 
 /// A validated search.
 #[derive(Debug, Clone)]
@@ -103,20 +109,48 @@ impl Searcher {
         &self,
         request: &SearchRequest,
     ) -> Result<tempopb::SearchResponse, QueryError> {
-        match tokio::time::timeout(request.timeout, self.run(request)).await {
+        self.run_with_timeout(request, None).await
+    }
+
+    /// Runs a search like [`Searcher::search`] and, while it runs, sends `interims` what it
+    /// found since the last interim with the metrics so far, at most every
+    /// [`INTERIM_PERIOD`] (a fast search sends none). Returns the complete answer. Never
+    /// waits for `interims`: while it is full, interims are skipped (their traces come with a
+    /// later one or the answer); once it is closed, none are sent. Dropping the future stops
+    /// the search.
+    #[tracing::instrument(name = "search_streaming", skip_all, fields(query = %request.query, limit = request.limit))]
+    pub async fn search_streaming(
+        &self,
+        request: &SearchRequest,
+        interims: mpsc::Sender<tempopb::SearchResponse>,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        self.run_with_timeout(request, Some(interims)).await
+    }
+
+    async fn run_with_timeout(
+        &self,
+        request: &SearchRequest,
+        interims: Option<mpsc::Sender<tempopb::SearchResponse>>,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        match tokio::time::timeout(request.timeout, self.run(request, interims)).await {
             Ok(answer) => answer,
             Err(_) => Err(QueryError::Timeout { after: request.timeout }),
         }
     }
 
-    async fn run(&self, request: &SearchRequest) -> Result<tempopb::SearchResponse, QueryError> {
+    /// The one search implementation: plan, cut into jobs, run them, combine.
+    async fn run(
+        &self,
+        request: &SearchRequest,
+        mut interims: Option<mpsc::Sender<tempopb::SearchResponse>>,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        let mut last_interim = Instant::now();
         let plan = Arc::new(
             SearchPlan::new(&request.query)
                 .map_err(|error| QueryError::Query { reason: error.to_string() })?,
         );
-        let mut metrics = tempopb::SearchMetrics::default();
         if plan.is_noop() {
-            return Ok(tempopb::SearchResponse { traces: Vec::new(), metrics: Some(metrics) });
+            return Ok(SearchCombiner::new(request.limit, 0).finish());
         }
         let mut candidates = self.live_candidates(request).await?;
         // Newest first: the traces kept once `limit` is reached are the newest that match.
@@ -125,8 +159,8 @@ impl Searcher {
             candidates.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let blocks = self.candidate_blocks(request);
-        metrics.total_blocks = u32::try_from(blocks.len()).unwrap_or(u32::MAX);
-        metrics.total_block_bytes = blocks.iter().map(|meta| meta.data_bytes).sum();
+        let block_count = blocks.len();
+        let block_bytes: u64 = blocks.iter().map(|meta| meta.data_bytes).sum();
         for meta in blocks {
             let groups: Vec<usize> = (0..meta.row_groups as usize).collect();
             for chunk in groups.chunks(JOB_ROW_GROUPS) {
@@ -138,7 +172,8 @@ impl Searcher {
                 }));
             }
         }
-        metrics.total_jobs = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
+        let mut combiner = SearchCombiner::new(request.limit, jobs.len());
+        combiner.set_blocks(block_count, block_bytes);
         let spss = request.spans_per_spanset;
         let mut answers = futures::stream::iter(jobs)
             .map(|job| {
@@ -151,26 +186,32 @@ impl Searcher {
                 }
             })
             .buffered(JOBS_IN_FLIGHT);
-        let mut hits: HashMap<String, tempopb::TraceSearchMetadata> = HashMap::new();
         while let Some(answer) = answers.next().await {
-            let answer = answer.map_err(QueryError::from_shard)?;
-            metrics.completed_jobs += 1;
-            metrics.inspected_traces += answer.inspected_traces;
-            metrics.inspected_bytes += answer.inspected_bytes;
-            metrics.inspected_spans += answer.inspected_spans;
-            for hit in answer.hits {
-                merge_hit(&mut hits, hit);
-            }
-            if hits.len() >= request.limit {
+            combiner.add(answer.map_err(QueryError::from_shard)?);
+            if combiner.has_enough() {
                 break;
             }
+            if let Some(sender) = &interims
+                && last_interim.elapsed() >= INTERIM_PERIOD
+            {
+                // Never wait for the listener: one that is behind skips this interim, and
+                // the changes go out with the next one or the final answer.
+                let listener_gone = match sender.try_reserve() {
+                    Ok(slot) => {
+                        last_interim = Instant::now();
+                        slot.send(combiner.take_changes());
+                        false
+                    }
+                    Err(TrySendError::Full(())) => false,
+                    Err(TrySendError::Closed(())) => true,
+                };
+                if listener_gone {
+                    // Nobody listens any more; the answer may still be wanted.
+                    interims = None;
+                }
+            }
         }
-        let mut traces: Vec<_> = hits.into_values().collect();
-        traces.sort_by(|a, b| {
-            b.start_time_unix_nano.cmp(&a.start_time_unix_nano).then(a.trace_id.cmp(&b.trace_id))
-        });
-        traces.truncate(request.limit);
-        Ok(tempopb::SearchResponse { traces, metrics: Some(metrics) })
+        Ok(combiner.finish())
     }
 
     /// The tenants' blocks overlapping the window, newest first; none without a window.

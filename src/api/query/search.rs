@@ -3,7 +3,8 @@
 //! Parameters as Tempo takes them: `q`, `limit` (default 20), `spss` (default 3, at most 100,
 //! 0 = all), `start`/`end` (Unix seconds as uint32; absent = recent data), `minDuration` /
 //! `maxDuration` (Go durations, trace duration). Every bad parameter is a 400 with Tempo's
-//! text. `Accept: application/protobuf` selects a `tempopb.SearchResponse` body.
+//! text; the checks shared with gRPC `StreamingQuerier.Search` live in `search_params`.
+//! `Accept: application/protobuf` selects a `tempopb.SearchResponse` body.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -14,25 +15,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use prost::Message;
 
 use crate::actors::query::{QueryError, SearchRequest, Searcher};
-use crate::api::error_code::{ApiError, ErrorCode};
+use crate::api::error_code::ApiError;
 use crate::api::query::search_json::render_search;
+use crate::api::query::search_params::{SearchParams, bad};
 use crate::api::tenant::{ORG_ID_HEADER, query_tenants};
 use crate::config::HumanDuration;
-use crate::traceql::ast::Body;
-use crate::traceql::parse_and_validate;
-
-/// Traces returned when `limit` is absent.
-const DEFAULT_LIMIT: usize = 20;
-/// Largest `limit` honoured (larger values are cut to it).
-const MAX_LIMIT: usize = 262_144;
-/// Spans per spanset when `spss` is absent.
-const DEFAULT_SPSS: usize = 3;
-/// Largest `spss`.
-const MAX_SPSS: usize = 100;
-/// Longest query text.
-const MAX_QUERY_BYTES: usize = 128 * 1024;
-/// Widest `start`–`end` window.
-const MAX_RANGE: Duration = Duration::from_secs(168 * 3600);
+use crate::model::ids::TenantId;
 
 /// What the search route needs.
 pub(crate) struct SearchState {
@@ -75,95 +63,38 @@ async fn search(
 /// Turns the query parameters into a search, or the 400 Tempo would answer.
 pub(crate) fn parse_search(
     params: &HashMap<String, String>,
-    tenants: Vec<crate::model::ids::TenantId>,
+    tenants: Vec<TenantId>,
     timeout: Duration,
 ) -> Result<SearchRequest, ApiError> {
     let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    if get("q").is_some() && get("tags").is_some() {
-        return Err(bad("invalid request: can't specify tags and q in the same query"));
-    }
-    if get("tags").is_some() {
-        return Err(bad(
-            "invalid request: tag search (tags=) is not supported yet; use q with TraceQL",
-        ));
-    }
-    let text = get("q").unwrap_or("{}");
-    if text.len() > MAX_QUERY_BYTES {
-        return Err(bad(format!(
-            "invalid TraceQL query: the query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
-            text.len()
-        )));
-    }
-    let query =
-        parse_and_validate(text).map_err(|error| bad(format!("invalid TraceQL query: {error}")))?;
-    if !matches!(query.body, Body::Search(_)) {
-        return Err(bad(
-            "invalid TraceQL query: this is a metrics query; use /api/metrics/query_range",
-        ));
-    }
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => match text.parse::<u32>() {
-            Ok(0) | Err(_) => return Err(bad("invalid limit: must be a positive number")),
-            Ok(n) => (n as usize).min(MAX_LIMIT),
-        },
+    let seconds = |name: &str| -> Result<Option<u32>, ApiError> {
+        get(name)
+            .map(|text| {
+                text.parse::<u32>().map_err(|error| bad(format!("invalid {name}: {error}")))
+            })
+            .transpose()
     };
-    let spans_per_spanset = match get("spss") {
-        None => DEFAULT_SPSS,
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if n as usize > MAX_SPSS => {
-                return Err(bad(format!("spans per span set exceeds {MAX_SPSS}. received {n}")));
-            }
-            Ok(n) => n as usize,
-            Err(_) => return Err(bad(format!("invalid spss: {text:?} is not a number"))),
-        },
-    };
-    let window = parse_window(get("start"), get("end"))?;
-    let min = parse_duration("minDuration", get("minDuration"))?;
-    let max = parse_duration("maxDuration", get("maxDuration"))?;
-    if let (Some(min), Some(max)) = (min, max)
-        && min > max
-    {
-        return Err(bad("invalid maxDuration: must be greater than minDuration"));
-    }
-    Ok(SearchRequest {
-        tenants,
-        query,
+    let limit = get("limit")
+        .map(|text| {
+            text.parse::<u32>().map_err(|_| bad("invalid limit: must be a positive number"))
+        })
+        .transpose()?;
+    let spans_per_spanset = get("spss")
+        .map(|text| {
+            text.parse::<u32>().map_err(|_| bad(format!("invalid spss: {text:?} is not a number")))
+        })
+        .transpose()?;
+    SearchParams {
+        query: get("q").map(str::to_string),
+        tags: get("tags").is_some(),
         limit,
         spans_per_spanset,
-        window,
-        min_duration_nanos: min,
-        max_duration_nanos: max,
-        timeout,
-    })
-}
-
-/// `start`/`end` as uint32 seconds → a nanosecond window.
-fn parse_window(start: Option<&str>, end: Option<&str>) -> Result<Option<(u64, u64)>, ApiError> {
-    let seconds = |name: &str, text: Option<&str>| -> Result<Option<u64>, ApiError> {
-        text.map(|t| {
-            t.parse::<u32>().map(u64::from).map_err(|error| bad(format!("invalid {name}: {error}")))
-        })
-        .transpose()
-    };
-    let (start, end) = (seconds("start", start)?, seconds("end", end)?);
-    let (start, end) = match (start, end) {
-        (None, None) => return Ok(None),
-        (start, end) => (start.unwrap_or(0), end.unwrap_or(u64::from(u32::MAX))),
-    };
-    if end <= start {
-        return Err(bad(format!(
-            "http parameter start must be before end. received start={start} end={end}"
-        )));
+        start_seconds: seconds("start")?,
+        end_seconds: seconds("end")?,
+        min_duration_nanos: parse_duration("minDuration", get("minDuration"))?,
+        max_duration_nanos: parse_duration("maxDuration", get("maxDuration"))?,
     }
-    if end - start > MAX_RANGE.as_secs() {
-        // Go's text for MAX_RANGE, as Tempo prints it.
-        return Err(bad(format!(
-            "range specified by start and end exceeds 168h0m0s. received start={start} end={end}"
-        )));
-    }
-    let nanos = |s: u64| s.saturating_mul(1_000_000_000);
-    Ok(Some((nanos(start), nanos(end).saturating_add(999_999_999))))
+    .validate(tenants, timeout)
 }
 
 fn parse_duration(name: &str, text: Option<&str>) -> Result<Option<u64>, ApiError> {
@@ -175,14 +106,10 @@ fn parse_duration(name: &str, text: Option<&str>) -> Result<Option<u64>, ApiErro
     .transpose()
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::BadRequest, message.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::TenantId;
+    use crate::api::query::search_params::MAX_LIMIT;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<SearchRequest, String> {
         let params = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -1,0 +1,228 @@
+//! Search parameters as either protocol carries them, validated in one place.
+//!
+//! ```text
+//!  GET /api/search?q=…&limit=…   ─► search.rs: text → SearchParams ─┐
+//!  gRPC StreamingQuerier.Search  ─► SearchParams::from_grpc ────────┴─► validate ─► SearchRequest
+//!                                                                        or Tempo's 400 text
+//! ```
+//!
+//! Tempo's frontend turns a gRPC `SearchRequest` into the query string of `/api/search` and
+//! parses that, so a zero in a gRPC field means "absent" (default limit, recent data, no
+//! duration bound), except `SpansPerSpanSet`, which it always passes on: 0 = every span.
+
+use std::time::Duration;
+
+use crate::actors::query::SearchRequest;
+use crate::api::error_code::ApiError;
+use crate::model::ids::TenantId;
+use crate::proto::tempopb;
+use crate::traceql::ast::Body;
+use crate::traceql::parse_and_validate;
+
+/// Traces returned when `limit` is absent.
+const DEFAULT_LIMIT: usize = 20;
+/// Largest `limit` honoured (larger values are cut to it).
+pub(crate) const MAX_LIMIT: usize = 262_144;
+/// Spans per spanset when `spss` is absent.
+const DEFAULT_SPSS: usize = 3;
+/// Largest `spss`.
+const MAX_SPSS: usize = 100;
+/// Longest query text.
+const MAX_QUERY_BYTES: usize = 128 * 1024;
+/// Widest `start`–`end` window.
+const MAX_RANGE: Duration = Duration::from_secs(168 * 3600);
+
+/// A search as the client asked for it, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SearchParams {
+    /// TraceQL text; absent = `{}`.
+    pub query: Option<String>,
+    /// A legacy tag search (`tags=`, gRPC `Tags`) was given.
+    pub tags: bool,
+    /// Traces to return; 0 is refused.
+    pub limit: Option<u32>,
+    /// Spans per spanset; 0 = all.
+    pub spans_per_spanset: Option<u32>,
+    /// Window start, Unix seconds.
+    pub start_seconds: Option<u32>,
+    /// Window end, Unix seconds.
+    pub end_seconds: Option<u32>,
+    /// Shortest trace, nanoseconds.
+    pub min_duration_nanos: Option<u64>,
+    /// Longest trace, nanoseconds.
+    pub max_duration_nanos: Option<u64>,
+}
+
+impl SearchParams {
+    /// The parameters of a gRPC search, read as Tempo reads them (zero = absent).
+    pub(crate) fn from_grpc(request: &tempopb::SearchRequest) -> SearchParams {
+        let non_zero = |value: u32| (value != 0).then_some(value);
+        let millis = |value: u32| non_zero(value).map(|ms| u64::from(ms) * 1_000_000);
+        SearchParams {
+            query: Some(request.query.clone()).filter(|query| !query.is_empty()),
+            tags: !request.tags.is_empty(),
+            limit: non_zero(request.limit),
+            spans_per_spanset: Some(request.spans_per_span_set),
+            start_seconds: non_zero(request.start),
+            end_seconds: non_zero(request.end),
+            min_duration_nanos: millis(request.min_duration_ms),
+            max_duration_nanos: millis(request.max_duration_ms),
+        }
+    }
+
+    /// Checks every parameter; the search to run, or the 400 Tempo would answer.
+    pub(crate) fn validate(
+        self,
+        tenants: Vec<TenantId>,
+        timeout: Duration,
+    ) -> Result<SearchRequest, ApiError> {
+        if self.query.is_some() && self.tags {
+            return Err(bad("invalid request: can't specify tags and q in the same query"));
+        }
+        if self.tags {
+            return Err(bad(
+                "invalid request: tag search (tags=) is not supported yet; use q with TraceQL",
+            ));
+        }
+        let text = self.query.as_deref().unwrap_or("{}");
+        if text.len() > MAX_QUERY_BYTES {
+            return Err(bad(format!(
+                "invalid TraceQL query: the query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+                text.len()
+            )));
+        }
+        let query = parse_and_validate(text)
+            .map_err(|error| bad(format!("invalid TraceQL query: {error}")))?;
+        if !matches!(query.body, Body::Search(_)) {
+            return Err(bad(
+                "invalid TraceQL query: this is a metrics query; use /api/metrics/query_range",
+            ));
+        }
+        let limit = match self.limit {
+            None => DEFAULT_LIMIT,
+            Some(0) => return Err(bad("invalid limit: must be a positive number")),
+            Some(n) => (n as usize).min(MAX_LIMIT),
+        };
+        let spans_per_spanset = match self.spans_per_spanset {
+            None => DEFAULT_SPSS,
+            Some(n) if n as usize > MAX_SPSS => {
+                return Err(bad(format!("spans per span set exceeds {MAX_SPSS}. received {n}")));
+            }
+            Some(n) => n as usize,
+        };
+        let window = window(self.start_seconds, self.end_seconds)?;
+        let (min, max) = (self.min_duration_nanos, self.max_duration_nanos);
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(bad("invalid maxDuration: must be greater than minDuration"));
+        }
+        Ok(SearchRequest {
+            tenants,
+            query,
+            limit,
+            spans_per_spanset,
+            window,
+            min_duration_nanos: min,
+            max_duration_nanos: max,
+            timeout,
+        })
+    }
+}
+
+/// `start`/`end` seconds → an inclusive nanosecond window; `None` = recent data.
+fn window(start: Option<u32>, end: Option<u32>) -> Result<Option<(u64, u64)>, ApiError> {
+    let (start, end) = match (start, end) {
+        (None, None) => return Ok(None),
+        (start, end) => (start.unwrap_or(0), end.unwrap_or(u32::MAX)),
+    };
+    if end <= start {
+        return Err(bad(format!(
+            "http parameter start must be before end. received start={start} end={end}"
+        )));
+    }
+    if u64::from(end - start) > MAX_RANGE.as_secs() {
+        // Go's text for MAX_RANGE, as Tempo prints it.
+        return Err(bad(format!(
+            "range specified by start and end exceeds 168h0m0s. received start={start} end={end}"
+        )));
+    }
+    let nanos = |seconds: u32| u64::from(seconds) * 1_000_000_000;
+    Ok(Some((nanos(start), nanos(end) + 999_999_999)))
+}
+
+/// A 400 with `message`.
+pub(crate) fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grpc(request: tempopb::SearchRequest) -> Result<SearchRequest, String> {
+        SearchParams::from_grpc(&request)
+            .validate(vec![TenantId::single_tenant()], Duration::from_secs(30))
+            .map_err(|error| error.message)
+    }
+
+    #[test]
+    fn grpc_zeros_are_absent_except_spans_per_spanset() {
+        let search = grpc(tempopb::SearchRequest::default()).unwrap();
+        assert_eq!((search.limit, search.spans_per_spanset, search.window), (20, 0, None));
+        assert_eq!((search.min_duration_nanos, search.max_duration_nanos), (None, None));
+        let search = grpc(tempopb::SearchRequest {
+            query: "{ .a = 1 }".into(),
+            limit: 5,
+            spans_per_span_set: 3,
+            start: 100,
+            end: 200,
+            min_duration_ms: 100,
+            max_duration_ms: 2000,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((search.limit, search.spans_per_spanset), (5, 3));
+        assert_eq!(search.window, Some((100_000_000_000, 200_999_999_999)));
+        assert_eq!(search.min_duration_nanos, Some(100_000_000));
+        assert_eq!(search.max_duration_nanos, Some(2_000_000_000));
+    }
+
+    #[test]
+    fn grpc_requests_get_the_http_texts() {
+        let cases = [
+            (
+                tempopb::SearchRequest { query: "{ .a = }".into(), ..Default::default() },
+                "invalid TraceQL query: parse error at line 1, col 8",
+            ),
+            (
+                tempopb::SearchRequest { spans_per_span_set: 101, ..Default::default() },
+                "spans per span set exceeds 100. received 101",
+            ),
+            (
+                tempopb::SearchRequest { start: 200, end: 100, ..Default::default() },
+                "http parameter start must be before end. received start=200 end=100",
+            ),
+            (
+                tempopb::SearchRequest {
+                    min_duration_ms: 2,
+                    max_duration_ms: 1,
+                    ..Default::default()
+                },
+                "invalid maxDuration: must be greater than minDuration",
+            ),
+            (
+                tempopb::SearchRequest {
+                    query: "{}".into(),
+                    tags: [("a".to_string(), "b".to_string())].into(),
+                    ..Default::default()
+                },
+                "invalid request: can't specify tags and q in the same query",
+            ),
+        ];
+        for (request, expected) in cases {
+            let error = grpc(request.clone()).err().unwrap_or_else(|| panic!("{request:?}"));
+            assert!(error.starts_with(expected), "{request:?}: {error}");
+        }
+    }
+}
