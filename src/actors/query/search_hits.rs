@@ -62,7 +62,8 @@ pub(crate) fn search_live_traces(
     Ok(answer)
 }
 
-fn decode_live(live: LiveTraceRef) -> Result<EvalTrace, SearchJobError> {
+/// Decodes the fragments of a live trace into the evaluation model.
+pub(crate) fn decode_live(live: LiveTraceRef) -> Result<EvalTrace, SearchJobError> {
     let mut resource_spans = Vec::new();
     for fragment in live.fragments {
         let data = TracesData::decode(Bytes::clone(&fragment))
