@@ -36,12 +36,14 @@ use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
+use crate::actors::query::tags::TagSearcher;
 use crate::actors::query::{Searcher, TraceByIdQuerier};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
 use crate::api;
 use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
 use crate::api::ingest::otlp_http::OtlpHttpState;
 use crate::api::query::search::SearchState;
+use crate::api::query::tags::TagsState;
 use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::status::StatusState;
 use crate::config::Config;
@@ -284,6 +286,16 @@ impl Node {
             multitenancy,
             timeout: SEARCH_TIMEOUT,
         });
+        let tags_state = web::Data::new(TagsState {
+            searcher: TagSearcher::new(
+                live_stores.clone(),
+                blocks.clone(),
+                query_shard_pool.clone(),
+                metrics.clone(),
+            ),
+            multitenancy,
+            timeout: SEARCH_TIMEOUT,
+        });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
                 live_stores,
@@ -304,11 +316,13 @@ impl Node {
             App::new()
                 .app_data(query_state.clone())
                 .app_data(search_state.clone())
+                .app_data(tags_state.clone())
                 .app_data(status_state.clone())
                 .app_data(api::query_extractor_config())
                 .configure(api::status::configure)
                 .configure(api::query::trace_by_id::configure)
                 .configure(api::query::search::configure)
+                .configure(api::query::tags::configure)
                 .default_service(web::to(api::unknown_route))
         })
         .workers(HTTP_WORKERS)

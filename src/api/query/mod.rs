@@ -1,6 +1,9 @@
-//! Tempo's query API (tempo-api.md): trace by id, TraceQL search; tags and metrics next.
+//! Tempo's query API (tempo-api.md): trace by id, TraceQL search, tag autocomplete; metrics
+//! next.
 
 pub(crate) mod search;
 pub(crate) mod search_json;
+pub(crate) mod tags;
+pub(crate) mod tags_json;
 pub(crate) mod trace_by_id;
 pub(crate) mod trace_json;

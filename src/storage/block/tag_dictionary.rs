@@ -250,11 +250,6 @@ impl TagDictionaryBuilder {
     /// Records `name` in `scope` with `value` (a name is recorded even when its value is
     /// over a cap).
     pub(crate) fn add(&mut self, scope: TagScope, name: &str, value: ScalarRef<'_>) {
-        if let ScalarRef::Float(number) = value
-            && !number.is_finite()
-        {
-            return;
-        }
         let names = self.scopes.entry(scope).or_default();
         if !names.contains_key(name) {
             if self.bytes + name.len() > MAX_DICTIONARY_BYTES {
@@ -265,7 +260,9 @@ impl TagDictionaryBuilder {
             names.insert(name.to_string(), ValueSets::default());
         }
         let Some(values) = names.get_mut(name) else { return };
-        if values.contains(value) {
+        if matches!(value, ScalarRef::Float(number) if !number.is_finite())
+            || values.contains(value)
+        {
             return;
         }
         let cost = match value {
