@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use spanlake::proto::tempopb;
 
 use crate::harness::clients::{OtlpGrpc, TempoClient};
-use crate::harness::{TestNode, flush_blocks_quickly, metric_sum, wait_for};
+use crate::harness::{TestNode, flush_blocks_quickly, local_block_ranges, metric_sum, wait_for};
 
 const SECOND: u64 = 1_000_000_000;
 /// 2023-11-14T22:13:20Z: fixed, so a `start`/`end` window around it is fixed too.
@@ -413,7 +413,8 @@ async fn tags_and_values_of_live_traces_in_tempos_shapes() {
 
 /// Once the traces are in blocks and the live-store has evicted them, a window answers the
 /// same names and values from the blocks' tag dictionaries; without a window there is no live
-/// data left; a filtering `q` cannot use a dictionary, so it has nothing to answer from.
+/// data left; a filtering `q` cannot use a dictionary, so it has nothing to answer from; a
+/// block without a dictionary (an older block) is skipped, not an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_tags_come_from_block_dictionaries_after_eviction() {
     let node = TestNode::start_with(flush_blocks_quickly).await;
@@ -452,6 +453,29 @@ async fn the_same_tags_come_from_block_dictionaries_after_eviction() {
             ["string:GET /cart", "string:cart.get"],
             "a trivially true q reads blocks"
         );
+    }
+
+    tracing::info!("--- a block without tags.json (written before it existed) is skipped");
+    {
+        let blocks_dir = node.config.storage.trace.local.path.clone();
+        let mut removed = 0;
+        for (tenant, partition, first, last) in local_block_ranges(&blocks_dir) {
+            let block = format!("p{partition}-{first:020}-{last:020}");
+            std::fs::remove_file(blocks_dir.join(tenant).join(block).join("tags.json"))
+                .expect("every block has a tag dictionary");
+            removed += 1;
+        }
+        assert_eq!(removed, 1);
+        // A fresh node: nothing cached, the block is listed from the store.
+        let config = node.config.clone();
+        let mut node = node;
+        node.node.take().expect("running").shutdown().await;
+        node.node = Some(spanlake::Node::start(config).await.expect("restart"));
+        let answer = must_json(&node.tempo(), &format!("/api/v2/search/tags?{WINDOW}")).await;
+        assert_eq!(answer["scopes"], json!([{"name": "intrinsic", "tags": INTRINSICS}]));
+        assert!(values_v2(&node.tempo(), "name", WINDOW).await.is_empty());
+        let trace = node.tempo().trace_v2_protobuf(&"aa".repeat(16)).await;
+        assert_eq!(trace.len(), 2, "the block itself still serves its traces");
     }
 }
 
