@@ -126,11 +126,26 @@ impl ValueSource {
         }
     }
 
-    /// Where the values of a v1 tag live: an unscoped attribute name (span, then resource).
+    /// Where the values of a v1 tag live. As in Tempo's v1 lookups: `name`, `rootName` /
+    /// `root.name` and `rootServiceName` / `root.service.name` are intrinsics, ids and
+    /// `status.code` (virtual) list nothing, the well-known resource and span names look in
+    /// their own scope, and any other name is an unscoped attribute (span and resource).
     pub(crate) fn for_v1_name(name: &str) -> ValueSource {
-        ValueSource::Attribute {
-            scopes: vec![TagScope::Span, TagScope::Resource],
-            name: name.to_string(),
+        let attribute =
+            |scopes: Vec<TagScope>| ValueSource::Attribute { scopes, name: name.to_string() };
+        match name {
+            "name" => ValueSource::Intrinsic(StringIntrinsic::Name),
+            "rootName" | "root.name" => ValueSource::Intrinsic(StringIntrinsic::RootName),
+            "rootServiceName" | "root.service.name" => {
+                ValueSource::Intrinsic(StringIntrinsic::RootServiceName)
+            }
+            "trace:id" | "span:id" | "status.code" => ValueSource::Nothing,
+            "service.name" | "cluster" | "namespace" | "pod" | "container" | "k8s.cluster.name"
+            | "k8s.namespace.name" | "k8s.pod.name" | "k8s.container.name" => {
+                attribute(vec![TagScope::Resource])
+            }
+            "http.method" | "http.url" | "http.status_code" => attribute(vec![TagScope::Span]),
+            _ => attribute(vec![TagScope::Span, TagScope::Resource]),
         }
     }
 }
@@ -239,5 +254,46 @@ fn collect_dictionary_values(
             return;
         }
         job.add_value(found, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_names_look_where_tempos_v1_lookups_look() {
+        let attribute = |scopes: &[TagScope], name: &str| ValueSource::Attribute {
+            scopes: scopes.to_vec(),
+            name: name.to_string(),
+        };
+        let cases = [
+            ("name", ValueSource::Intrinsic(StringIntrinsic::Name)),
+            ("root.service.name", ValueSource::Intrinsic(StringIntrinsic::RootServiceName)),
+            ("rootName", ValueSource::Intrinsic(StringIntrinsic::RootName)),
+            ("status.code", ValueSource::Nothing),
+            ("trace:id", ValueSource::Nothing),
+            ("service.name", attribute(&[TagScope::Resource], "service.name")),
+            ("http.status_code", attribute(&[TagScope::Span], "http.status_code")),
+            ("db.system", attribute(&[TagScope::Span, TagScope::Resource], "db.system")),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(ValueSource::for_v1_name(name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_status_kind_and_durations_are_virtual_in_v2() {
+        let keywords = |field| {
+            virtual_values_v2(&FieldRef::Intrinsic(field))
+                .map(|values| values.into_iter().map(|value| value.text).collect::<Vec<_>>())
+        };
+        assert_eq!(keywords(Intrinsic::Status).unwrap(), ["ok", "error", "unset"]);
+        assert_eq!(keywords(Intrinsic::Kind).unwrap().len(), 6);
+        assert_eq!(keywords(Intrinsic::Duration), Some(Vec::new()));
+        assert_eq!(keywords(Intrinsic::TraceDuration), Some(Vec::new()));
+        assert_eq!(keywords(Intrinsic::Name), None);
+        assert_eq!(virtual_values_v1("status.code").len(), 3);
+        assert!(virtual_values_v1("service.name").is_empty());
     }
 }

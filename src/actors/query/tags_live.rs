@@ -63,7 +63,7 @@ fn matching_spans(job: &TagJob, trace: &EvalTrace) -> Vec<usize> {
     spans
 }
 
-/// Calls `visit` once per distinct resource (or scope) position among `spans`.
+/// The positions among `spans` of the first span of each distinct resource (or scope).
 fn once_each(spans: &[usize], trace: &EvalTrace, key: impl Fn(&EvalSpan) -> u32) -> Vec<usize> {
     let mut seen = HashSet::new();
     spans
