@@ -72,7 +72,7 @@ async fn tags_v1(
     let query = TagsQuery::from_request(&tags_request(&params)?, false, tenants, state.timeout)
         .map_err(rejected)?;
     let response = state.searcher.search_tags_v1(&query).await.map_err(failed)?;
-    Ok(respond(&request, response.encode_to_vec(), || render_tags_v1(&response)))
+    Ok(respond(&request, || response.encode_to_vec(), || render_tags_v1(&response)))
 }
 
 async fn tags_v2(
@@ -84,7 +84,7 @@ async fn tags_v2(
     let query = TagsQuery::from_request(&tags_request(&params)?, true, tenants, state.timeout)
         .map_err(rejected)?;
     let response = state.searcher.search_tags_v2(&query).await.map_err(failed)?;
-    Ok(respond(&request, response.encode_to_vec(), || render_tags_v2(&response)))
+    Ok(respond(&request, || response.encode_to_vec(), || render_tags_v2(&response)))
 }
 
 async fn tag_values_v1(
@@ -98,7 +98,7 @@ async fn tag_values_v1(
     let query =
         TagValuesQuery::from_request(&values, false, tenants, state.timeout).map_err(rejected)?;
     let response = state.searcher.search_tag_values_v1(&query).await.map_err(failed)?;
-    Ok(respond(&request, response.encode_to_vec(), || render_tag_values_v1(&response)))
+    Ok(respond(&request, || response.encode_to_vec(), || render_tag_values_v1(&response)))
 }
 
 async fn tag_values_v2(
@@ -112,7 +112,7 @@ async fn tag_values_v2(
     let query =
         TagValuesQuery::from_request(&values, true, tenants, state.timeout).map_err(rejected)?;
     let response = state.searcher.search_tag_values_v2(&query).await.map_err(failed)?;
-    Ok(respond(&request, response.encode_to_vec(), || render_tag_values_v2(&response)))
+    Ok(respond(&request, || response.encode_to_vec(), || render_tag_values_v2(&response)))
 }
 
 fn tenants(request: &HttpRequest, state: &TagsState) -> Result<Vec<TenantId>, ApiError> {
@@ -131,7 +131,7 @@ fn failed(error: QueryError) -> ApiError {
 /// The protobuf body when the client accepts it, else the JSON one.
 fn respond(
     request: &HttpRequest,
-    protobuf: Vec<u8>,
+    protobuf: impl FnOnce() -> Vec<u8>,
     json: impl FnOnce() -> Vec<u8>,
 ) -> HttpResponse {
     let accepts_protobuf = request
@@ -140,7 +140,7 @@ fn respond(
         .filter_map(|value| value.to_str().ok())
         .any(|accept| accept.contains("application/protobuf"));
     if accepts_protobuf {
-        return HttpResponse::Ok().content_type("application/protobuf").body(protobuf);
+        return HttpResponse::Ok().content_type("application/protobuf").body(protobuf());
     }
     HttpResponse::Ok().content_type("application/json").body(json())
 }
