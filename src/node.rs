@@ -37,6 +37,7 @@ use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
+use crate::actors::query::tags::TagSearcher;
 use crate::actors::query::{Searcher, TraceByIdQuerier};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
 use crate::api;
@@ -44,6 +45,7 @@ use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
 use crate::api::ingest::otlp_http::OtlpHttpState;
 use crate::api::query::search::SearchState;
 use crate::api::query::streaming::StreamingQuerierService;
+use crate::api::query::tags::TagsState;
 use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::query_port::{QueryApi, QueryPort};
 use crate::api::status::StatusState;
@@ -292,6 +294,16 @@ impl Node {
         };
         let search_state =
             web::Data::new(SearchState { searcher, multitenancy, timeout: SEARCH_TIMEOUT });
+        let tags_state = web::Data::new(TagsState {
+            searcher: TagSearcher::new(
+                live_stores.clone(),
+                blocks.clone(),
+                query_shard_pool.clone(),
+                metrics.clone(),
+            ),
+            multitenancy,
+            timeout: SEARCH_TIMEOUT,
+        });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
                 live_stores,
@@ -313,6 +325,7 @@ impl Node {
             QueryApi {
                 trace_by_id: query_state,
                 search: search_state,
+                tags: tags_state,
                 status: status_state,
                 streaming,
                 http_workers: HTTP_WORKERS,

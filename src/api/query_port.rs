@@ -37,6 +37,7 @@ use crate::api;
 use crate::api::port_switch::{CLASSIFY_TIMEOUT, PortSwitch, PortSwitchArgs};
 use crate::api::query::search::SearchState;
 use crate::api::query::streaming::StreamingQuerierService;
+use crate::api::query::tags::TagsState;
 use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::status::StatusState;
 use crate::proto::tempopb::streaming_querier_server::StreamingQuerierServer;
@@ -52,6 +53,8 @@ pub(crate) struct QueryApi {
     pub trace_by_id: web::Data<TraceByIdState>,
     /// `GET /api/search`.
     pub search: web::Data<SearchState>,
+    /// The tag routes (`/api/search/tags`, `/api/v2/search/tags`, `…/tag/<tag>/values`).
+    pub tags: web::Data<TagsState>,
     /// Ops routes.
     pub status: web::Data<StatusState>,
     /// gRPC `StreamingQuerier`.
@@ -74,16 +77,18 @@ impl QueryPort {
         let internal = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         internal.set_nonblocking(true)?;
         let http_backend = internal.local_addr()?;
-        let QueryApi { trace_by_id, search, status, streaming, http_workers } = api;
+        let QueryApi { trace_by_id, search, tags, status, streaming, http_workers } = api;
         let http_server = HttpServer::new(move || {
             App::new()
                 .app_data(trace_by_id.clone())
                 .app_data(search.clone())
+                .app_data(tags.clone())
                 .app_data(status.clone())
                 .app_data(api::query_extractor_config())
                 .configure(api::status::configure)
                 .configure(api::query::trace_by_id::configure)
                 .configure(api::query::search::configure)
+                .configure(api::query::tags::configure)
                 .default_service(web::to(api::unknown_route))
         })
         .workers(http_workers)

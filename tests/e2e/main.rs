@@ -10,4 +10,5 @@ mod t40_ops_routes_and_cli;
 mod t50_traces_move_to_blocks;
 mod t60_traceql_cli;
 mod t70_search;
+mod t80_tags;
 mod t90_streaming;

@@ -4,7 +4,8 @@
 //! ```text
 //!  partition log ── Committed(sizes) ──► BlockBuilder ── Tick ──► planner: FlushRange [first, last]?
 //!     read records first..=last from the WAL (blocking, in chunks)
-//!     per tenant: build_block (blocking) ── upload data, index, blooms, then meta.json last
+//!     per tenant: build_block (blocking) ── upload data, index, blooms, tags.json, then
+//!                                           meta.json last
 //!     register every tenant's block in the block list
 //!     purge the WAL before last + 1; tell the live-store (it evicts after its recent window)
 //! ```
@@ -39,7 +40,7 @@ use crate::model::batch::TraceBatch;
 use crate::model::ids::{LogIndex, PartitionId, TenantId, TraceId};
 use crate::storage::block::{
     BlockBuildOptions, BlockId, BlockInputTrace, BuiltBlock, bloom_path, build_block, data_path,
-    index_path, meta_path,
+    index_path, meta_path, tags_path,
 };
 use crate::storage::block_list::BlockList;
 use crate::storage::object_store::{RetryPolicy, with_retries};
@@ -246,6 +247,8 @@ async fn flush(state: &BlockBuilderState, range: FlushRange) -> Result<FlushSumm
                 u32::try_from(shard).map_err(|error| FlushError::Fatal(error.to_string()))?;
             upload(args, &bloom_path(&tenant, &block_id, shard), bloom.clone()).await?;
         }
+        // Before the meta: a registered block always has its tag dictionary.
+        upload(args, &tags_path(&tenant, &block_id), built.tags.clone()).await?;
         check(&args.faults, scope, "block_builder.after_index_upload").await?;
         upload(args, &meta_path(&tenant, &block_id), built.meta.encode()).await?;
         check(&args.faults, scope, "block_builder.after_meta_upload").await?;

@@ -9,11 +9,21 @@
 //!
 //! A block that cannot be read is logged and counted, the answer is marked partial, and the
 //! other blocks and traces are served. The Search issue adds the query-frontend.
+//!
+//! Tag autocomplete (`tags`): names and values from live traces (`tags_live`) and block tag
+//! dictionaries, collected under Tempo's limits (`tag_collect`), from validated requests
+//! (`tag_request`); what is read for which tag is in `tag_sources`.
 
+pub(crate) mod block_cache;
 pub(crate) mod search;
 pub(crate) mod search_combiner;
 pub(crate) mod search_hits;
 pub(crate) mod shard;
+pub(crate) mod tag_collect;
+pub(crate) mod tag_request;
+pub(crate) mod tag_sources;
+pub(crate) mod tags;
+pub(crate) mod tags_live;
 pub(crate) mod trace_merge;
 
 pub use search::{INTERIM_PERIOD, SearchRequest, Searcher};

@@ -131,7 +131,8 @@ pub(crate) async fn search_block(
     }
 }
 
-fn decode_live(live: LiveTraceRef) -> Result<EvalTrace, SearchJobError> {
+/// Decodes the fragments of a live trace into the evaluation model.
+pub(crate) fn decode_live(live: LiveTraceRef) -> Result<EvalTrace, SearchJobError> {
     let mut resource_spans = Vec::new();
     for fragment in live.fragments {
         let data = TracesData::decode(Bytes::clone(&fragment))

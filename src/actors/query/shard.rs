@@ -8,13 +8,13 @@
 //! ```
 //!
 //! Each shard handles one request at a time, so the pool size bounds the concurrent object
-//! reads of the node. The Search issue sends its block scans here too. Bloom shards and
-//! indexes are small and immutable (a block never changes once registered), so they are
-//! cached across shards, bounded by entry count.
+//! reads of the node. Search and tag queries send their live-trace jobs here too, and tag
+//! queries their block dictionary reads. Bloom shards, indexes, readers and tag dictionaries
+//! are immutable (a block never changes once registered), so they are cached across shards
+//! (`block_cache`).
 
-use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::ObjectStore;
@@ -25,19 +25,20 @@ use thiserror::Error;
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::partition::live_traces::LiveTraceRef;
+pub(crate) use crate::actors::query::block_cache::BlockObjectCache;
+use crate::actors::query::block_cache::LoadedTags;
 use crate::actors::query::search_hits::{
     BlockJob, SearchAnswer, SearchJobError, search_block, search_live_traces,
 };
+use crate::actors::query::tag_sources::{TagJob, TagJobAnswer, collect_from_dictionary};
+use crate::actors::query::tags_live::collect_live_tags;
 use crate::model::ids::{TenantId, TraceId};
 use crate::storage::block::bloom::shard_for;
 use crate::storage::block::{
-    BlockDataReader, BlockError, BlockMeta, TraceIdBloom, TraceIndex, data_path, load_bloom_for,
-    load_index,
+    BlockDataReader, BlockError, BlockMeta, data_path, load_bloom_for, load_index,
+    load_tag_dictionary,
 };
 use crate::traceql::SearchPlan;
-
-/// Cached objects per kind (bloom shards, indexes).
-const CACHE_ENTRIES: usize = 4096;
 
 /// Why a block could not be searched.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -84,6 +85,19 @@ pub(crate) enum QueryShardMsg {
         traces: Vec<LiveTraceRef>,
         spans_per_spanset: usize,
         reply: RpcReplyPort<Result<SearchAnswer, ShardError>>,
+    },
+    /// Collects tag names or values from live traces.
+    TagsLive {
+        job: Arc<TagJob>,
+        traces: Vec<LiveTraceRef>,
+        reply: RpcReplyPort<Result<TagJobAnswer, ShardError>>,
+    },
+    /// Collects tag names or values from one block's tag dictionary; `None` when the block
+    /// has none.
+    TagsInBlock {
+        meta: Arc<BlockMeta>,
+        job: Arc<TagJob>,
+        reply: RpcReplyPort<Result<Option<TagJobAnswer>, ShardError>>,
     },
 }
 
@@ -166,9 +180,58 @@ impl Actor for QueryShard {
                 };
                 let _ = reply.send(answer);
             }
+            QueryShardMsg::TagsLive { job, traces, reply } => {
+                state.faults.check("query_shard.before_search").await?;
+                let answer =
+                    tokio::task::spawn_blocking(move || collect_live_tags(&job, traces)).await;
+                let answer = match answer {
+                    Ok(result) => result.map_err(ShardError::from),
+                    Err(join_error) => return Err(join_error.into()),
+                };
+                let _ = reply.send(answer);
+            }
+            QueryShardMsg::TagsInBlock { meta, job, reply } => {
+                state.faults.check("query_shard.before_read").await?;
+                let block_error = |error: BlockError| ShardError::Block {
+                    tenant: meta.tenant.clone(),
+                    block: meta.block_id.to_string(),
+                    reason: error.to_string(),
+                };
+                let answer = match load_tags(state, &meta).await {
+                    Ok(Some((dictionary, size))) => {
+                        // Walking a dictionary of up to 1 MB is CPU work.
+                        let found = tokio::task::spawn_blocking(move || {
+                            collect_from_dictionary(&job, &dictionary)
+                        })
+                        .await?;
+                        Ok(Some(TagJobAnswer { found, inspected_bytes: size }))
+                    }
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(block_error(error)),
+                };
+                let _ = reply.send(answer);
+            }
         }
         Ok(())
     }
+}
+
+/// A block's tag dictionary, through the cache (a block without one is cached as such).
+async fn load_tags(state: &QueryShardArgs, meta: &BlockMeta) -> Result<LoadedTags, BlockError> {
+    let key = format!("{}/{}", meta.tenant, meta.block_id);
+    let loaded = state
+        .cache
+        .tags
+        .get_or_load_weighted(
+            key,
+            |loaded: &LoadedTags| loaded.as_ref().map_or(0, |(_, size)| *size as usize),
+            || async {
+                let loaded = load_tag_dictionary(state.store.as_ref(), meta).await?;
+                Ok(loaded.map(|(dictionary, size)| (Arc::new(dictionary), size)))
+            },
+        )
+        .await?;
+    Ok((*loaded).clone())
 }
 
 async fn find_in_block(
@@ -213,57 +276,6 @@ async fn open_reader(
         .readers
         .get_or_load(block_key, || BlockDataReader::open(state.store.clone(), &data_object, meta))
         .await
-}
-
-/// Immutable per-block objects: bloom shards, indexes and opened data readers (the parsed
-/// Parquet footer and page index), so a lookup in a known block costs one range read.
-#[derive(Default)]
-pub(crate) struct BlockObjectCache {
-    blooms: BoundedCache<TraceIdBloom>,
-    indexes: BoundedCache<TraceIndex>,
-    readers: BoundedCache<BlockDataReader>,
-}
-
-/// Cached values by key, and keys in insertion order (oldest first).
-type CacheEntries<T> = (HashMap<String, Arc<T>>, VecDeque<String>);
-
-/// A map bounded by entry count, evicting the oldest insertion.
-struct BoundedCache<T> {
-    entries: Mutex<CacheEntries<T>>,
-}
-
-impl<T> Default for BoundedCache<T> {
-    fn default() -> Self {
-        BoundedCache { entries: Mutex::new((HashMap::new(), VecDeque::new())) }
-    }
-}
-
-impl<T> BoundedCache<T> {
-    async fn get_or_load<F, Fut>(&self, key: String, load: F) -> Result<Arc<T>, BlockError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<T, BlockError>>,
-    {
-        if let Some(hit) = self.lock().0.get(&key) {
-            return Ok(hit.clone());
-        }
-        let loaded = Arc::new(load().await?);
-        let mut entries = self.lock();
-        let (map, order) = &mut *entries;
-        if map.insert(key.clone(), loaded.clone()).is_none() {
-            order.push_back(key);
-        }
-        while order.len() > CACHE_ENTRIES {
-            if let Some(oldest) = order.pop_front() {
-                map.remove(&oldest);
-            }
-        }
-        Ok(loaded)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheEntries<T>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// The pool of query shards; survives restarts of individual shards.
@@ -317,6 +329,26 @@ impl QueryShardPool {
         self.shards.get(position).ok_or_else(|| {
             ShardError::Call(CallError::ActorGone { actor: "query shard".to_string() })
         })
+    }
+
+    /// Collects tag names or values from a job of live traces.
+    pub(crate) async fn tags_live(
+        &self,
+        job: Arc<TagJob>,
+        traces: Vec<LiveTraceRef>,
+    ) -> Result<TagJobAnswer, ShardError> {
+        let shard = self.pick()?;
+        shard.call(|reply| QueryShardMsg::TagsLive { job, traces, reply }, self.timeout).await?
+    }
+
+    /// Collects tag names or values from one block's dictionary; `None` when it has none.
+    pub(crate) async fn tags_in_block(
+        &self,
+        meta: Arc<BlockMeta>,
+        job: Arc<TagJob>,
+    ) -> Result<Option<TagJobAnswer>, ShardError> {
+        let shard = self.pick()?;
+        shard.call(|reply| QueryShardMsg::TagsInBlock { meta, job, reply }, self.timeout).await?
     }
 
     /// The spans of `trace_id` in one block.

@@ -1,9 +1,11 @@
 //! Tempo's query API (tempo-api.md): trace by id, TraceQL search (HTTP and the gRPC
-//! `StreamingQuerier`); tags and metrics next.
+//! `StreamingQuerier`), tag autocomplete; metrics next.
 
 pub(crate) mod search;
 pub(crate) mod search_json;
 pub(crate) mod search_params;
 pub(crate) mod streaming;
+pub(crate) mod tags;
+pub(crate) mod tags_json;
 pub(crate) mod trace_by_id;
 pub(crate) mod trace_json;

@@ -1,13 +1,14 @@
 //! Block format v1: the immutable, object-stored form of a partition's spans.
 //!
 //! A block holds the spans of one tenant cut from one partition log range
-//! (`first_index..=last_index`). It is four kinds of objects under one prefix:
+//! (`first_index..=last_index`). It is five kinds of objects under one prefix:
 //!
 //! ```text
 //! <tenant>/<block-id>/                 block id = p{partition}-{first:020}-{last:020}
 //! ├── meta.json       BlockMeta: format version, tenant, log range, time range, counts, sizes
 //! ├── bloom-0 … n-1   trace-id bloom filter, sharded: shard = xxh3(trace id, seed) % n
 //! ├── index           trace-id index: sorted (first id, last id) → (row group, rows)
+//! ├── tags.json       tag dictionary: names and distinct values per scope, capped
 //! └── data.parquet    one row per span, sorted by trace id, start, span id; zstd,
 //!                     dictionaries, bounded row groups, page statistics and page index
 //! ```
@@ -48,6 +49,7 @@
 //! - [`reader`]: `ObjectReader` (`AsyncFileReader` over `object_store`), `BlockDataReader`,
 //!   `read_trace`, `read_all`, loading of the small objects, `upload_block`.
 //! - [`bloom`], [`trace_index`]: the two lookup objects.
+//! - [`tag_dictionary`]: `tags.json`, what tag autocomplete reads instead of the rows.
 
 pub(crate) mod attributes;
 pub(crate) mod bloom;
@@ -57,6 +59,7 @@ pub(crate) mod meta;
 pub(crate) mod reader;
 mod rows;
 pub(crate) mod schema;
+pub(crate) mod tag_dictionary;
 pub(crate) mod trace_index;
 pub(crate) mod writer;
 
@@ -76,9 +79,11 @@ pub(crate) use bloom::TraceIdBloom;
 pub(crate) use meta::{BlockId, BlockMeta, FORMAT_VERSION};
 #[allow(unused_imports)]
 pub(crate) use reader::{
-    BlockDataReader, ObjectReader, load_bloom_for, load_index, load_meta, read_all, read_trace,
-    upload_block,
+    BlockDataReader, ObjectReader, load_bloom_for, load_index, load_meta, load_tag_dictionary,
+    read_all, read_trace, upload_block,
 };
+#[allow(unused_imports)]
+pub(crate) use tag_dictionary::{TagDictionary, TagScope, TagValues};
 #[allow(unused_imports)]
 pub(crate) use trace_index::TraceIndex;
 #[allow(unused_imports)]
@@ -88,6 +93,8 @@ pub(crate) use writer::{BlockBuildOptions, BlockInputTrace, BuiltBlock, build_bl
 pub(crate) const DATA_OBJECT: &str = "data.parquet";
 /// Name of the trace-id index object.
 pub(crate) const INDEX_OBJECT: &str = "index";
+/// Name of the tag dictionary object. Blocks written before it existed lack it.
+pub(crate) const TAGS_OBJECT: &str = "tags.json";
 /// Name of the metadata object. Uploaded last: a block without it is incomplete.
 pub(crate) const META_OBJECT: &str = "meta.json";
 
@@ -177,6 +184,11 @@ pub(crate) fn bloom_path(tenant: &TenantId, block_id: &BlockId, shard: u32) -> P
     block_prefix(tenant, block_id).join(format!("bloom-{shard}").as_str())
 }
 
+/// `<tenant>/<block-id>/tags.json`.
+pub(crate) fn tags_path(tenant: &TenantId, block_id: &BlockId) -> Path {
+    block_prefix(tenant, block_id).join(TAGS_OBJECT)
+}
+
 /// `<tenant>/<block-id>/meta.json`.
 pub(crate) fn meta_path(tenant: &TenantId, block_id: &BlockId) -> Path {
     block_prefix(tenant, block_id).join(META_OBJECT)
@@ -198,6 +210,7 @@ mod key_tests {
         assert_eq!(index_path(&tenant, &block).filename(), Some("index"));
         assert_eq!(bloom_path(&tenant, &block, 7).filename(), Some("bloom-7"));
         assert_eq!(meta_path(&tenant, &block).filename(), Some("meta.json"));
+        assert_eq!(tags_path(&tenant, &block).filename(), Some("tags.json"));
     }
 
     #[test]

@@ -31,9 +31,10 @@ use super::bloom::{TraceIdBloom, shard_for};
 use super::decode::{SpanBatchColumns, TraceAssembler};
 use super::meta::BlockMeta;
 use super::schema::schema_v1;
+use super::tag_dictionary::TagDictionary;
 use super::trace_index::TraceIndex;
 use super::writer::{BlockInputTrace, BuiltBlock};
-use super::{BlockError, bloom_path, data_path, index_path, meta_path};
+use super::{BlockError, bloom_path, data_path, index_path, meta_path, tags_path};
 use crate::model::ids::{TenantId, TraceId};
 
 /// Rows per decoded batch.
@@ -344,6 +345,20 @@ pub(crate) async fn load_index(
     TraceIndex::decode(&fetch(store, &path).await?, path.as_ref())
 }
 
+/// Reads and parses a block's tag dictionary with its size in bytes; `None` when the block
+/// has none (blocks written before tag dictionaries existed).
+pub(crate) async fn load_tag_dictionary(
+    store: &dyn ObjectStore,
+    meta: &BlockMeta,
+) -> Result<Option<(TagDictionary, u64)>, BlockError> {
+    let path = tags_path(&TenantId::new(&meta.tenant), &meta.block_id);
+    match fetch(store, &path).await {
+        Ok(bytes) => Ok(Some((TagDictionary::decode(&bytes, path.as_ref())?, bytes.len() as u64))),
+        Err(error) if error.is_not_found() => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Reads the bloom shard that would hold `trace_id`.
 pub(crate) async fn load_bloom_for(
     store: &dyn ObjectStore,
@@ -367,8 +382,8 @@ pub(crate) async fn load_bloom_for(
     Ok(bloom)
 }
 
-/// Uploads a built block: data, index and bloom shards, then `meta.json` last, so a block
-/// whose meta exists is complete. No retries: wrap the store or call again (same keys, same
+/// Uploads a built block: data, index, bloom shards and tag dictionary, then `meta.json`
+/// last, so a block whose meta exists is complete. No retries: wrap the store or call again (same keys, same
 /// bytes).
 pub(crate) async fn upload_block(
     store: &dyn ObjectStore,
@@ -383,6 +398,7 @@ pub(crate) async fn upload_block(
     for (shard, bloom) in block.blooms.iter().enumerate() {
         objects.push((bloom_path(tenant, block_id, shard as u32), bloom.clone()));
     }
+    objects.push((tags_path(tenant, block_id), block.tags.clone()));
     objects.push((meta_path(tenant, block_id), block.meta.encode()));
     for (path, bytes) in objects {
         store

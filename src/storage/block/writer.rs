@@ -1,10 +1,12 @@
 //! Builds a block from the traces of a log range: the data object, the index, the bloom
-//! shards and the meta, all in memory; the caller uploads them (meta last).
+//! shards, the tag dictionary and the meta, all in memory; the caller uploads them (meta
+//! last).
 //!
 //! ```text
 //! traces ──sort by id, merge repeats──► per trace: flatten, sort spans (start, span id),
 //!        nested set, summary ──► rows ──► ArrowWriter (row group cut between traces)
 //!                                  └──► (trace id, rows) runs ──► index, bloom shards, meta
+//!        per trace: names and values ──► tag dictionary (tags.json)
 //! ```
 //!
 //! Deterministic: the same input gives the same data, index and bloom bytes (the meta differs
@@ -31,6 +33,7 @@ use super::schema::{
     DURATION_NANO, PARENT_SPAN_ID, SPAN_ID, START_UNIX_NANO, TRACE_END_UNIX_NANO, TRACE_ID,
     TRACE_START_UNIX_NANO, schema_v1,
 };
+use super::tag_dictionary::TagDictionaryBuilder;
 use super::trace_index::TraceIndex;
 use crate::model::ids::{LogIndex, PartitionId, SpanId, TenantId, TraceId};
 use crate::model::nested_set::{SpanLink, nested_set};
@@ -113,6 +116,8 @@ pub(crate) struct BuiltBlock {
     pub index: Bytes,
     /// `bloom-0` …, in shard order.
     pub blooms: Vec<Bytes>,
+    /// `tags.json`: upload before the meta, so a registered block always has it.
+    pub tags: Bytes,
 }
 
 /// Builds a block from `traces` (any order; a trace id given twice is merged).
@@ -136,6 +141,7 @@ pub(crate) fn build_block(
     let mut batch_bytes = 0usize;
     let mut runs: Vec<(TraceId, u64)> = Vec::with_capacity(traces.len());
     let (mut start_unix_nano, mut end_unix_nano) = (u64::MAX, 0u64);
+    let mut tags = TagDictionaryBuilder::new();
 
     for trace in &traces {
         let resources: Vec<ResourceContext<'_>> = trace
@@ -161,6 +167,11 @@ pub(crate) fn build_block(
             .collect();
         let numbers = nested_set(&links);
         let summary = summarize(&spans, &trace.resource_spans);
+        tags.add_trace(
+            &trace.resource_spans,
+            summary.root_span_name.as_deref(),
+            summary.root_service_name.as_deref(),
+        );
         start_unix_nano = start_unix_nano.min(summary.start_unix_nano);
         end_unix_nano = end_unix_nano.max(summary.end_unix_nano);
 
@@ -217,7 +228,7 @@ pub(crate) fn build_block(
         compaction_level: 0,
         created_at_unix_nano: now_unix_nano(),
     };
-    Ok(BuiltBlock { meta, data, index: index.encode(), blooms })
+    Ok(BuiltBlock { meta, data, index: index.encode(), blooms, tags: tags.finish().encode() })
 }
 
 fn writer_properties(options: &BlockBuildOptions) -> Result<WriterProperties, BlockError> {

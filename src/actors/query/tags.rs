@@ -1,0 +1,312 @@
+//! Tag autocomplete: tag names per scope and the values of one tag, over live data and block
+//! tag dictionaries, answered in Tempo's message shapes.
+//!
+//! ```text
+//!  query ─► virtual answer? (intrinsic names, status / kind keywords, durations) ─► done
+//!        ─► every live-store: snapshot of the tenants' traces in the window (or all recent)
+//!           newest first, cut into jobs of JOB_TRACES ──► QueryShardPool: TagsLive
+//!        ─► window given and no filter: blocks overlapping it, newest first ──► TagsInBlock
+//!           (the block's tags.json, cached; a block without one is skipped)
+//!        ◄─ jobs in order, JOBS_IN_FLIGHT at a time, absorbed into one TagCollector;
+//!           stop as soon as it is done (limit, maxStaleValues, byte budget)
+//! ```
+//!
+//! Blocks and `q`: a block's dictionary lists every value of the block and cannot tell which
+//! spans carried it, so it cannot be filtered. A query with a filter (`q` that is not
+//! trivially true) reads live traces only, where the filter runs on every span; returning a
+//! block's unfiltered values would suggest values the filter excludes.
+//!
+//! An unreadable dictionary is logged, counted (`query_block_errors`) and skipped: tag
+//! answers are suggestions and have no partial status. A live-store that does not answer
+//! fails the query, as for search.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tracing::error;
+
+use crate::actors::metrics::{NodeMetrics, TenantLabels};
+use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::live_traces::LiveTraceRef;
+use crate::actors::query::shard::QueryShardPool;
+use crate::actors::query::tag_collect::{TagCollector, TypedValue};
+use crate::actors::query::tag_request::{ScopeChoice, TagName, TagValuesQuery, TagsQuery};
+use crate::actors::query::tag_sources::{
+    INTRINSIC_TAGS, TagJob, TagJobAnswer, ValueSource, virtual_values_v1, virtual_values_v2,
+};
+use crate::actors::query::{QueryError, TimeRange};
+use crate::model::ids::TenantId;
+use crate::proto::tempopb;
+use crate::storage::block::{BlockMeta, TagScope};
+use crate::storage::block_list::BlockList;
+use crate::traceql::{Query, SearchPlan};
+
+/// Live traces per shard job.
+const JOB_TRACES: usize = 256;
+/// Jobs running at once per query.
+const JOBS_IN_FLIGHT: usize = 4;
+
+/// Answers tag queries over the node's partitions and blocks.
+#[derive(Clone)]
+pub(crate) struct TagSearcher {
+    live_stores: Vec<LiveStoreHandle>,
+    blocks: Arc<dyn BlockList>,
+    shards: QueryShardPool,
+    metrics: Arc<NodeMetrics>,
+}
+
+/// One unit of work.
+enum Job {
+    Live(Vec<LiveTraceRef>),
+    Block(Arc<BlockMeta>),
+}
+
+impl TagSearcher {
+    /// A searcher over these live-stores and blocks.
+    pub(crate) fn new(
+        live_stores: Vec<LiveStoreHandle>,
+        blocks: Arc<dyn BlockList>,
+        shards: QueryShardPool,
+        metrics: Arc<NodeMetrics>,
+    ) -> TagSearcher {
+        TagSearcher { live_stores, blocks, shards, metrics }
+    }
+
+    /// Tag names per scope (`/api/v2/search/tags`); the intrinsic scope is added for no scope,
+    /// `none` and `intrinsic`.
+    #[tracing::instrument(name = "search_tags", skip_all, fields(scope = ?query.scope))]
+    pub(crate) async fn search_tags_v2(
+        &self,
+        query: &TagsQuery,
+    ) -> Result<tempopb::SearchTagsV2Response, QueryError> {
+        let (found, metrics) = self.collect_names(query, false).await?;
+        let mut scopes: Vec<tempopb::SearchTagsV2Scope> = found
+            .sorted_names()
+            .into_iter()
+            .map(|(scope, tags)| tempopb::SearchTagsV2Scope { name: scope.as_str().into(), tags })
+            .collect();
+        if matches!(query.scope, ScopeChoice::All | ScopeChoice::Intrinsic) {
+            scopes.push(tempopb::SearchTagsV2Scope {
+                name: TagScope::Intrinsic.as_str().to_string(),
+                tags: INTRINSIC_TAGS.iter().map(|tag| tag.to_string()).collect(),
+            });
+        }
+        Ok(tempopb::SearchTagsV2Response { scopes, metrics: Some(metrics) })
+    }
+
+    /// Tag names, unscoped and de-duplicated (`/api/search/tags`); the intrinsics only for
+    /// `scope=intrinsic`.
+    #[tracing::instrument(name = "search_tags_v1", skip_all, fields(scope = ?query.scope))]
+    pub(crate) async fn search_tags_v1(
+        &self,
+        query: &TagsQuery,
+    ) -> Result<tempopb::SearchTagsResponse, QueryError> {
+        if query.scope == ScopeChoice::Intrinsic {
+            return Ok(tempopb::SearchTagsResponse {
+                tag_names: INTRINSIC_TAGS.iter().map(|tag| tag.to_string()).collect(),
+                metrics: Some(tempopb::MetadataMetrics::default()),
+            });
+        }
+        let (found, metrics) = self.collect_names(query, true).await?;
+        let tag_names = found.sorted_names().into_iter().flat_map(|(_, names)| names).collect();
+        Ok(tempopb::SearchTagsResponse { tag_names, metrics: Some(metrics) })
+    }
+
+    /// Typed values of one tag (`/api/v2/search/tag/<tag>/values`).
+    #[tracing::instrument(name = "search_tag_values", skip_all, fields(tag = ?query.tag))]
+    pub(crate) async fn search_tag_values_v2(
+        &self,
+        query: &TagValuesQuery,
+    ) -> Result<tempopb::SearchTagValuesV2Response, QueryError> {
+        let source = match &query.tag {
+            TagName::Field(field) => {
+                if let Some(fixed) = virtual_values_v2(field) {
+                    return Ok(tempopb::SearchTagValuesV2Response {
+                        tag_values: fixed.into_iter().map(tag_value).collect(),
+                        metrics: Some(tempopb::MetadataMetrics::default()),
+                    });
+                }
+                ValueSource::for_field(field)
+            }
+            TagName::Plain(name) => ValueSource::for_v1_name(name),
+        };
+        let (found, metrics) = self.collect_values(query, source, false, Vec::new()).await?;
+        Ok(tempopb::SearchTagValuesV2Response {
+            tag_values: found.sorted_values().into_iter().map(tag_value).collect(),
+            metrics: Some(metrics),
+        })
+    }
+
+    /// Values of one tag as strings (`/api/search/tag/<tag>/values`), with the virtual
+    /// values of `status.code` and `error` first.
+    #[tracing::instrument(name = "search_tag_values_v1", skip_all, fields(tag = ?query.tag))]
+    pub(crate) async fn search_tag_values_v1(
+        &self,
+        query: &TagValuesQuery,
+    ) -> Result<tempopb::SearchTagValuesResponse, QueryError> {
+        let (source, seed) = match &query.tag {
+            TagName::Plain(name) => (ValueSource::for_v1_name(name), virtual_values_v1(name)),
+            TagName::Field(field) => (ValueSource::for_field(field), Vec::new()),
+        };
+        let (found, metrics) = self.collect_values(query, source, true, seed).await?;
+        let mut tag_values: Vec<String> =
+            found.sorted_values().into_iter().map(|value| value.text).collect();
+        tag_values.sort();
+        Ok(tempopb::SearchTagValuesResponse { tag_values, metrics: Some(metrics) })
+    }
+
+    async fn collect_names(
+        &self,
+        query: &TagsQuery,
+        merged: bool,
+    ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
+        let scopes: Vec<TagScope> = match query.scope {
+            ScopeChoice::All => TagScope::ATTRIBUTES.to_vec(),
+            ScopeChoice::Attribute(scope) => vec![scope],
+            ScopeChoice::Intrinsic | ScopeChoice::Trace => Vec::new(),
+        };
+        let template = TagCollector::for_names(&scopes, merged, query.limits);
+        if scopes.is_empty() {
+            return Ok((template, tempopb::MetadataMetrics::default()));
+        }
+        let job = job(query.filter.as_ref(), None, false, template);
+        self.run(&query.tenants, query.window, job, Vec::new(), query.timeout).await
+    }
+
+    async fn collect_values(
+        &self,
+        query: &TagValuesQuery,
+        source: ValueSource,
+        untyped: bool,
+        seed: Vec<TypedValue>,
+    ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
+        let template = TagCollector::for_values(query.limits);
+        if source == ValueSource::Nothing {
+            let mut found = template;
+            seed.into_iter().for_each(|value| found.add_value(value));
+            return Ok((found, tempopb::MetadataMetrics::default()));
+        }
+        let job = job(query.filter.as_ref(), Some(source), untyped, template);
+        self.run(&query.tenants, query.window, job, seed, query.timeout).await
+    }
+
+    /// Runs a job over live data and (when allowed) blocks, to completion or the timeout.
+    async fn run(
+        &self,
+        tenants: &[TenantId],
+        window: Option<(u64, u64)>,
+        job: TagJob,
+        seed: Vec<TypedValue>,
+        timeout: std::time::Duration,
+    ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
+        match tokio::time::timeout(timeout, self.run_jobs(tenants, window, job, seed)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(QueryError::Timeout { after: timeout }),
+        }
+    }
+
+    async fn run_jobs(
+        &self,
+        tenants: &[TenantId],
+        window: Option<(u64, u64)>,
+        job: TagJob,
+        seed: Vec<TypedValue>,
+    ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
+        let mut found = job.template.empty_like();
+        seed.into_iter().for_each(|value| found.add_value(value));
+        // A dictionary cannot be filtered (module doc): with a filter, live data only.
+        let reads_blocks = job.filter.is_none();
+        let job = Arc::new(job);
+        let mut live = self.live_traces(tenants, window).await?;
+        live.sort_by_key(|trace| std::cmp::Reverse(trace.start_unix_nano));
+        let mut jobs: Vec<Job> =
+            live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
+        if let (Some((start, end)), true) = (window, reads_blocks) {
+            jobs.extend(self.blocks_in(tenants, start, end).into_iter().map(Job::Block));
+        }
+        let mut metrics = tempopb::MetadataMetrics {
+            total_jobs: u32::try_from(jobs.len()).unwrap_or(u32::MAX),
+            ..Default::default()
+        };
+        let mut answers = futures::stream::iter(jobs)
+            .map(|unit| self.run_one(job.clone(), unit))
+            .buffered(JOBS_IN_FLIGHT);
+        while !found.is_done()
+            && let Some(answer) = answers.next().await
+        {
+            metrics.completed_jobs += 1;
+            if let Some(answer) = answer? {
+                metrics.inspected_bytes += answer.inspected_bytes;
+                found.absorb(&answer.found);
+            }
+        }
+        Ok((found, metrics))
+    }
+
+    /// Runs one job; a block that cannot be read is logged and answers nothing.
+    async fn run_one(
+        &self,
+        job: Arc<TagJob>,
+        unit: Job,
+    ) -> Result<Option<TagJobAnswer>, QueryError> {
+        match unit {
+            Job::Live(traces) => {
+                self.shards.tags_live(job, traces).await.map(Some).map_err(QueryError::from_shard)
+            }
+            Job::Block(meta) => match self.shards.tags_in_block(meta.clone(), job).await {
+                Ok(answer) => Ok(answer),
+                Err(failure) => {
+                    error!(tenant = %meta.tenant, block = %meta.block_id, error = %failure, "tag dictionary unreadable, answering without it");
+                    let labels = TenantLabels { tenant: meta.tenant.clone() };
+                    self.metrics.query_block_errors.get_or_create(&labels).inc();
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Shared views of the tenants' live traces overlapping the window (all when `None`).
+    async fn live_traces(
+        &self,
+        tenants: &[TenantId],
+        window: Option<(u64, u64)>,
+    ) -> Result<Vec<LiveTraceRef>, QueryError> {
+        let snapshots = tenants.iter().flat_map(|tenant| {
+            self.live_stores.iter().map(move |store| store.search_snapshot(tenant.clone(), window))
+        });
+        let mut traces = Vec::new();
+        for answer in futures::future::join_all(snapshots).await {
+            traces.extend(answer?);
+        }
+        Ok(traces)
+    }
+
+    /// The tenants' blocks overlapping `[start, end]` (Unix ns), newest first.
+    fn blocks_in(&self, tenants: &[TenantId], start: u64, end: u64) -> Vec<Arc<BlockMeta>> {
+        let seconds = |nanos: u64| i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX);
+        let range = TimeRange { start_seconds: seconds(start), end_seconds: seconds(end) };
+        let mut blocks: Vec<Arc<BlockMeta>> = tenants
+            .iter()
+            .flat_map(|tenant| self.blocks.blocks(tenant))
+            .filter(|meta| range.overlaps_block(meta))
+            .collect();
+        blocks.sort_by_key(|meta| std::cmp::Reverse(meta.end_unix_nano));
+        blocks
+    }
+}
+
+/// A job of a query, its filter compiled once. A filter the engine cannot run is ignored,
+/// like any `q` that is not a usable filter.
+fn job(
+    filter: Option<&Query>,
+    values_of: Option<ValueSource>,
+    untyped: bool,
+    template: TagCollector,
+) -> TagJob {
+    let filter = filter.and_then(|query| SearchPlan::new(query).ok());
+    TagJob { filter, values_of, untyped, template }
+}
+
+fn tag_value(value: TypedValue) -> tempopb::TagValue {
+    tempopb::TagValue { r#type: value.kind.as_str().to_string(), value: value.text }
+}
