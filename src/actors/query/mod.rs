@@ -19,6 +19,7 @@ pub(crate) mod search;
 pub(crate) mod search_combiner;
 pub(crate) mod search_hits;
 pub(crate) mod shard;
+pub(crate) mod sources;
 pub(crate) mod tag_collect;
 pub(crate) mod tag_request;
 pub(crate) mod tag_sources;

@@ -35,9 +35,9 @@ use crate::actors::query::QueryError;
 use crate::actors::query::search_combiner::SearchCombiner;
 use crate::actors::query::search_hits::BlockJob;
 use crate::actors::query::shard::QueryShardPool;
+use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
-use crate::storage::block::BlockMeta;
 use crate::storage::block_list::BlockList;
 use crate::traceql::{Query, SearchPlan};
 
@@ -152,13 +152,14 @@ impl Searcher {
         if plan.is_noop() {
             return Ok(SearchCombiner::new(request.limit, 0).finish());
         }
-        let mut candidates = self.live_candidates(request).await?;
         // Newest first: the traces kept once `limit` is reached are the newest that match.
-        candidates.sort_by_key(|trace| std::cmp::Reverse(trace.start_unix_nano));
+        let candidates = self.live_candidates(request).await?;
         let mut jobs: Vec<Job> =
             candidates.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
-        let blocks = self.candidate_blocks(request);
+        let blocks = request.window.map_or_else(Vec::new, |window| {
+            blocks_newest_first(self.blocks.as_ref(), &request.tenants, window)
+        });
         let block_count = blocks.len();
         let block_bytes: u64 = blocks.iter().map(|meta| meta.data_bytes).sum();
         for meta in blocks {
@@ -214,37 +215,19 @@ impl Searcher {
         Ok(combiner.finish())
     }
 
-    /// The tenants' blocks overlapping the window, newest first; none without a window.
-    fn candidate_blocks(&self, request: &SearchRequest) -> Vec<Arc<BlockMeta>> {
-        let Some((start, end)) = request.window else { return Vec::new() };
-        let mut blocks: Vec<Arc<BlockMeta>> = request
-            .tenants
-            .iter()
-            .flat_map(|tenant| self.blocks.blocks(tenant))
-            .filter(|meta| meta.start_unix_nano <= end && meta.end_unix_nano >= start)
-            .collect();
-        blocks.sort_by_key(|meta| std::cmp::Reverse(meta.end_unix_nano));
-        blocks
-    }
-
-    /// Shared views of every live trace of the tenants in the window and duration bounds.
+    /// Shared views of every live trace of the tenants in the window and duration bounds,
+    /// newest first.
     async fn live_candidates(
         &self,
         request: &SearchRequest,
     ) -> Result<Vec<LiveTraceRef>, QueryError> {
-        let snapshots = request.tenants.iter().flat_map(|tenant| {
-            self.live_stores
-                .iter()
-                .map(move |store| store.search_snapshot(tenant.clone(), request.window))
+        let mut traces =
+            live_traces_newest_first(&self.live_stores, &request.tenants, request.window).await?;
+        traces.retain(|trace| {
+            let duration = trace.end_unix_nano.saturating_sub(trace.start_unix_nano);
+            request.min_duration_nanos.is_none_or(|min| duration >= min)
+                && request.max_duration_nanos.is_none_or(|max| duration <= max)
         });
-        let mut candidates = Vec::new();
-        for answer in futures::future::join_all(snapshots).await {
-            candidates.extend(answer?.into_iter().filter(|trace| {
-                let duration = trace.end_unix_nano.saturating_sub(trace.start_unix_nano);
-                request.min_duration_nanos.is_none_or(|min| duration >= min)
-                    && request.max_duration_nanos.is_none_or(|max| duration <= max)
-            }));
-        }
-        Ok(candidates)
+        Ok(traces)
     }
 }

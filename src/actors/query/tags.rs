@@ -28,13 +28,14 @@ use tracing::error;
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::LiveTraceRef;
+use crate::actors::query::QueryError;
 use crate::actors::query::shard::QueryShardPool;
+use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
 use crate::actors::query::tag_collect::{TagCollector, TypedValue};
 use crate::actors::query::tag_request::{ScopeChoice, TagName, TagValuesQuery, TagsQuery};
 use crate::actors::query::tag_sources::{
     INTRINSIC_TAGS, TagJob, TagJobAnswer, ValueSource, virtual_values_v1, virtual_values_v2,
 };
-use crate::actors::query::{QueryError, TimeRange};
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
 use crate::storage::block::{BlockMeta, TagScope};
@@ -217,12 +218,12 @@ impl TagSearcher {
         // A dictionary cannot be filtered (module doc): with a filter, live data only.
         let reads_blocks = job.filter.is_none();
         let job = Arc::new(job);
-        let mut live = self.live_traces(tenants, window).await?;
-        live.sort_by_key(|trace| std::cmp::Reverse(trace.start_unix_nano));
+        let live = live_traces_newest_first(&self.live_stores, tenants, window).await?;
         let mut jobs: Vec<Job> =
             live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
         if let (Some((start, end)), true) = (window, reads_blocks) {
-            jobs.extend(self.blocks_in(tenants, start, end).into_iter().map(Job::Block));
+            let blocks = blocks_newest_first(self.blocks.as_ref(), tenants, (start, end));
+            jobs.extend(blocks.into_iter().map(Job::Block));
         }
         let mut metrics = tempopb::MetadataMetrics {
             total_jobs: u32::try_from(jobs.len()).unwrap_or(u32::MAX),
@@ -263,35 +264,6 @@ impl TagSearcher {
                 }
             },
         }
-    }
-
-    /// Shared views of the tenants' live traces overlapping the window (all when `None`).
-    async fn live_traces(
-        &self,
-        tenants: &[TenantId],
-        window: Option<(u64, u64)>,
-    ) -> Result<Vec<LiveTraceRef>, QueryError> {
-        let snapshots = tenants.iter().flat_map(|tenant| {
-            self.live_stores.iter().map(move |store| store.search_snapshot(tenant.clone(), window))
-        });
-        let mut traces = Vec::new();
-        for answer in futures::future::join_all(snapshots).await {
-            traces.extend(answer?);
-        }
-        Ok(traces)
-    }
-
-    /// The tenants' blocks overlapping `[start, end]` (Unix ns), newest first.
-    fn blocks_in(&self, tenants: &[TenantId], start: u64, end: u64) -> Vec<Arc<BlockMeta>> {
-        let seconds = |nanos: u64| i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX);
-        let range = TimeRange { start_seconds: seconds(start), end_seconds: seconds(end) };
-        let mut blocks: Vec<Arc<BlockMeta>> = tenants
-            .iter()
-            .flat_map(|tenant| self.blocks.blocks(tenant))
-            .filter(|meta| range.overlaps_block(meta))
-            .collect();
-        blocks.sort_by_key(|meta| std::cmp::Reverse(meta.end_unix_nano));
-        blocks
     }
 }
 
