@@ -32,9 +32,9 @@ impl Display for Body {
             Body::Search(p) => write!(f, "{p}"),
             Body::Metrics(m) => write!(f, "{m}"),
             Body::PipelineCompare(c) => {
-                write_pipeline_scalar(f, &c.lhs, 0)?;
+                write_pipeline_scalar(f, &c.lhs)?;
                 write!(f, " {} ", c.op)?;
-                write_pipeline_scalar(f, &c.rhs, 0)
+                write_pipeline_scalar(f, &c.rhs)
             }
         }
     }
@@ -221,7 +221,7 @@ fn pipeline_scalar_level(e: &PipelineScalar) -> u8 {
     }
 }
 
-fn write_pipeline_scalar(f: &mut Formatter<'_>, e: &PipelineScalar, _min: u8) -> fmt::Result {
+fn write_pipeline_scalar(f: &mut Formatter<'_>, e: &PipelineScalar) -> fmt::Result {
     match e {
         PipelineScalar::Aggregate { pipeline, aggregate } => {
             write!(f, "({pipeline} | {aggregate})")
@@ -235,9 +235,9 @@ fn write_pipeline_scalar(f: &mut Formatter<'_>, e: &PipelineScalar, _min: u8) ->
                 pipeline_scalar_level(lhs),
                 pipeline_scalar_level(rhs),
             );
-            write_wrapped(f, pl, |f| write_pipeline_scalar(f, lhs, 0))?;
+            write_wrapped(f, pl, |f| write_pipeline_scalar(f, lhs))?;
             write!(f, " {op} ")?;
-            write_wrapped(f, pr, |f| write_pipeline_scalar(f, rhs, 0))
+            write_wrapped(f, pr, |f| write_pipeline_scalar(f, rhs))
         }
     }
 }

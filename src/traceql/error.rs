@@ -19,20 +19,13 @@ pub struct ParseError {
 impl ParseError {
     /// An error about `span` of `src`.
     pub(crate) fn new(src: &str, span: Range<usize>, message: impl Into<String>) -> ParseError {
-        let start = floor_char_boundary(src, span.start.min(src.len()));
+        let start = src.floor_char_boundary(span.start);
         let before = &src[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = before[line_start..].chars().count() + 1;
         ParseError { message: message.into(), span, line, col }
     }
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// Why a query was refused: it does not parse, it is invalid, or it uses a construct that

@@ -58,15 +58,26 @@ pub(crate) fn search_live_traces(
         answer.inspected_bytes += live.size();
         answer.inspected_spans += live.span_count;
         let trace = decode_live(live)?;
-        let spansets = plan
-            .run(&trace)
-            .map_err(|error: EvalError| SearchJobError::Query(error.to_string()))?;
-        if spansets.is_empty() {
-            continue;
-        }
-        answer.hits.push(hit(plan, &trace, &spansets, spans_per_spanset));
+        answer.evaluate(plan, &trace, spans_per_spanset)?;
     }
     Ok(answer)
+}
+
+impl SearchAnswer {
+    /// Runs `plan` on one trace and keeps it as a hit when it matches.
+    fn evaluate(
+        &mut self,
+        plan: &SearchPlan,
+        trace: &EvalTrace,
+        spans_per_spanset: usize,
+    ) -> Result<(), SearchJobError> {
+        let spansets =
+            plan.run(trace).map_err(|error: EvalError| SearchJobError::Query(error.to_string()))?;
+        if !spansets.is_empty() {
+            self.hits.push(hit(plan, trace, &spansets, spans_per_spanset));
+        }
+        Ok(())
+    }
 }
 
 /// A part of a block to search: some of its row groups.
@@ -112,15 +123,13 @@ pub(crate) async fn search_block(
                 return ControlFlow::Continue(());
             }
             answer.inspected_traces += 1;
-            match plan.run(&trace) {
-                Ok(spansets) if spansets.is_empty() => {}
-                Ok(spansets) => answer.hits.push(hit(plan, &trace, &spansets, spans_per_spanset)),
+            match answer.evaluate(plan, &trace, spans_per_spanset) {
+                Ok(()) => ControlFlow::Continue(()),
                 Err(error) => {
-                    failure = Some(SearchJobError::Query(error.to_string()));
-                    return ControlFlow::Break(());
+                    failure = Some(error);
+                    ControlFlow::Break(())
                 }
             }
-            ControlFlow::Continue(())
         })
         .await
         .map_err(|error| SearchJobError::Block(error.to_string()))?;

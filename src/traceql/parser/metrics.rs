@@ -125,7 +125,6 @@ impl Parser<'_> {
         };
         self.advance();
         self.expect(&Tok::LParen, "`(` after the metrics function")?;
-        let over_time = |func| move |field| (func, field);
         let function = match k {
             Keyword::Rate | Keyword::CountOverTime => {
                 self.expect(&Tok::RParen, "`)`: the function takes no arguments")?;
@@ -156,18 +155,17 @@ impl Parser<'_> {
             }
             Keyword::Compare => self.compare_args()?,
             _ => {
-                let make = match k {
-                    Keyword::MinOverTime => over_time(OverTimeFn::Min),
-                    Keyword::MaxOverTime => over_time(OverTimeFn::Max),
-                    Keyword::SumOverTime => over_time(OverTimeFn::Sum),
-                    Keyword::AvgOverTime => over_time(OverTimeFn::Avg),
-                    Keyword::HistogramOverTime => over_time(OverTimeFn::Histogram),
+                let func = match k {
+                    Keyword::MinOverTime => OverTimeFn::Min,
+                    Keyword::MaxOverTime => OverTimeFn::Max,
+                    Keyword::SumOverTime => OverTimeFn::Sum,
+                    Keyword::AvgOverTime => OverTimeFn::Avg,
+                    Keyword::HistogramOverTime => OverTimeFn::Histogram,
                     _ => return self.fail("expected a metrics function, found {found}"),
                 };
                 let field = self.field_ref()?;
                 self.expect(&Tok::RParen, "`)`: the function takes one field")?;
                 let by = self.by_list()?;
-                let (func, field) = make(field);
                 MetricsFunction::OverTime { func, field, by }
             }
         };

@@ -327,7 +327,7 @@ impl Parser<'_> {
         }) {
             Ok(agg) => agg,
             Err(Fail) => {
-                let inner = self.pipeline_scalar_inner()?;
+                let inner = self.pipeline_scalar(0)?;
                 self.expect(&Tok::RParen, "`)` or an operator")?;
                 inner
             }
@@ -341,11 +341,6 @@ impl Parser<'_> {
             lhs = PipelineScalar::Arith { op, lhs: Box::new(lhs), rhs: Box::new(rhs) };
         }
         Ok(lhs)
-    }
-
-    /// The inside of `( … )` when it is not `pipeline | aggregate` itself.
-    fn pipeline_scalar_inner(&mut self) -> PResult<PipelineScalar> {
-        self.pipeline_scalar(0)
     }
 }
 
