@@ -16,6 +16,7 @@ pub mod eval;
 mod hints;
 mod lexer;
 mod parser;
+pub mod pushdown;
 mod token;
 mod validate;
 mod value;

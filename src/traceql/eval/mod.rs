@@ -36,6 +36,8 @@ pub use spanset::Spanset;
 pub use trace::{AttrValue, Attrs, EvalEvent, EvalLink, EvalScope, EvalSpan, EvalTrace};
 pub use value::{HexId, Text, Value};
 
+pub(crate) use ops::swap_operands as swap_cmp;
+
 use compile::{Compiler, Field};
 use field::{Binding, kind_text, status_text};
 use pipeline::{CompiledPipeline, never_matches};
