@@ -26,6 +26,7 @@ pub use error::{ParseError, QueryError};
 pub use eval::{EvalError, EvalTrace, SearchPlan, Spanset, result_attributes};
 pub use hints::{Hints, Sampling, UnsafeHints};
 pub use validate::ValidateError;
+pub(crate) use value::anchored_regex;
 
 /// Parses a query (syntax only, with constants folded).
 pub fn parse(src: &str) -> Result<Query, ParseError> {

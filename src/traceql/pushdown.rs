@@ -124,10 +124,12 @@ impl TraceCond {
             }
             // Every child is visited (no short cut) so the numbering stays aligned.
             TraceCond::All(conds) => {
-                conds.iter().map(|cond| cond.holds_at(held, next)).fold(true, |a, b| a && b)
+                let results: Vec<bool> = conds.iter().map(|c| c.holds_at(held, next)).collect();
+                results.into_iter().all(|result| result)
             }
             TraceCond::Any(conds) => {
-                conds.iter().map(|cond| cond.holds_at(held, next)).fold(false, |a, b| a || b)
+                let results: Vec<bool> = conds.iter().map(|c| c.holds_at(held, next)).collect();
+                results.into_iter().any(|result| result)
             }
         }
     }

@@ -14,6 +14,7 @@ use prost::Message;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::model::ids::hex_lower;
 use crate::proto::tempopb;
+use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::{BlockDataReader, BlockMeta};
 use crate::traceql::ast::Status;
 use crate::traceql::eval::{
@@ -100,19 +101,12 @@ pub(crate) async fn search_block(
     job: &BlockJob,
     spans_per_spanset: usize,
 ) -> Result<SearchAnswer, SearchJobError> {
-    let metadata = reader.parquet_metadata();
-    let mut answer = SearchAnswer {
-        inspected_bytes: job
-            .row_groups
-            .iter()
-            .filter_map(|&group| metadata.row_groups().get(group))
-            .map(|group| u64::try_from(group.compressed_size()).unwrap_or(0))
-            .sum(),
-        ..SearchAnswer::default()
-    };
+    let filter = ScanFilter::new(plan.necessary_condition().clone(), job.window)
+        .map_err(|error| SearchJobError::Query(error.to_string()))?;
+    let mut answer = SearchAnswer::default();
     let mut failure = None;
-    let rows = reader
-        .scan_traces(job.row_groups.clone(), |input| {
+    let counts = reader
+        .scan_filtered(job.row_groups.clone(), &filter, |input| {
             if job.cancel.load(Ordering::Relaxed) {
                 return ControlFlow::Break(());
             }
@@ -122,7 +116,6 @@ pub(crate) async fn search_block(
             {
                 return ControlFlow::Continue(());
             }
-            answer.inspected_traces += 1;
             match answer.evaluate(plan, &trace, spans_per_spanset) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(error) => {
@@ -133,7 +126,9 @@ pub(crate) async fn search_block(
         })
         .await
         .map_err(|error| SearchJobError::Block(error.to_string()))?;
-    answer.inspected_spans = rows;
+    answer.inspected_traces = u32::try_from(counts.traces).unwrap_or(u32::MAX);
+    answer.inspected_spans = counts.rows;
+    answer.inspected_bytes = counts.bytes;
     match failure {
         Some(error) => Err(error),
         None => Ok(answer),

@@ -8,6 +8,7 @@
 
 use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{BooleanArray, RecordBatch};
@@ -38,7 +39,7 @@ use super::{BlockError, bloom_path, data_path, index_path, meta_path, tags_path}
 use crate::model::ids::{TenantId, TraceId};
 
 /// Rows per decoded batch.
-const READ_BATCH_ROWS: usize = 8_192;
+pub(super) const READ_BATCH_ROWS: usize = 8_192;
 /// Bytes of the file end fetched in one request when reading the footer.
 const FOOTER_PREFETCH_BYTES: usize = 64 * 1024;
 
@@ -48,12 +49,25 @@ pub(crate) struct ObjectReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+    /// Bytes of data fetched through this reader and its clones, when counted.
+    fetched: Option<Arc<AtomicU64>>,
 }
 
 impl ObjectReader {
     /// A reader of `path`, whose size the caller knows.
     pub(crate) fn new(store: Arc<dyn ObjectStore>, path: Path, size: u64) -> ObjectReader {
-        ObjectReader { store, path, size }
+        ObjectReader { store, path, size, fetched: None }
+    }
+
+    /// The same reader, adding the size of every range it fetches to `fetched`.
+    pub(crate) fn counting(&self, fetched: Arc<AtomicU64>) -> ObjectReader {
+        ObjectReader { fetched: Some(fetched), ..self.clone() }
+    }
+
+    fn count(&self, bytes: u64) {
+        if let Some(fetched) = &self.fetched {
+            fetched.fetch_add(bytes, Ordering::Relaxed);
+        }
     }
 }
 
@@ -63,14 +77,24 @@ fn store_error(error: object_store::Error) -> ParquetError {
 
 impl AsyncFileReader for ObjectReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        async move { self.store.get_range(&self.path, range).await.map_err(store_error) }.boxed()
+        async move {
+            let bytes = self.store.get_range(&self.path, range).await.map_err(store_error)?;
+            self.count(bytes.len() as u64);
+            Ok(bytes)
+        }
+        .boxed()
     }
 
     fn get_byte_ranges(
         &mut self,
         ranges: Vec<Range<u64>>,
     ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move { self.store.get_ranges(&self.path, &ranges).await.map_err(store_error) }.boxed()
+        async move {
+            let parts = self.store.get_ranges(&self.path, &ranges).await.map_err(store_error)?;
+            self.count(parts.iter().map(|part| part.len() as u64).sum());
+            Ok(parts)
+        }
+        .boxed()
     }
 
     fn get_metadata<'a>(
@@ -93,9 +117,9 @@ impl AsyncFileReader for ObjectReader {
 /// An opened data object: parsed footer and page index, checked schema. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct BlockDataReader {
-    reader: ObjectReader,
-    metadata: ArrowReaderMetadata,
-    object: String,
+    pub(super) reader: ObjectReader,
+    pub(super) metadata: ArrowReaderMetadata,
+    pub(super) object: String,
 }
 
 impl BlockDataReader {
@@ -214,20 +238,33 @@ impl BlockDataReader {
         row_groups: Vec<usize>,
         mut on_trace: impl FnMut(BlockInputTrace) -> ControlFlow<()>,
     ) -> Result<u64, BlockError> {
-        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
-            self.reader.clone(),
-            self.metadata.clone(),
-        )
-        .with_row_groups(row_groups)
-        .with_batch_size(READ_BATCH_ROWS)
-        .build()
-        .map_err(|error| read_error(&self.object, error))?;
-        let mut rows = 0u64;
+        let scan = self.scan_rows(self.reader.clone(), row_groups, None, &mut on_trace).await?;
+        Ok(scan.rows)
+    }
+
+    /// [`Self::scan_traces`] through `reader`, reading only the `selection` of the rows of
+    /// `row_groups` when given.
+    pub(super) async fn scan_rows(
+        &self,
+        reader: ObjectReader,
+        row_groups: Vec<usize>,
+        selection: Option<RowSelection>,
+        on_trace: &mut impl FnMut(BlockInputTrace) -> ControlFlow<()>,
+    ) -> Result<RowScan, BlockError> {
+        let mut builder =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.metadata.clone())
+                .with_row_groups(row_groups)
+                .with_batch_size(READ_BATCH_ROWS);
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
+        }
+        let mut stream = builder.build().map_err(|error| read_error(&self.object, error))?;
+        let mut scan = RowScan::default();
         let mut current: Option<(TraceId, TraceAssembler)> = None;
         while let Some(batch) =
             stream.try_next().await.map_err(|error| read_error(&self.object, error))?
         {
-            rows += batch.num_rows() as u64;
+            scan.rows += batch.num_rows() as u64;
             let columns =
                 SpanBatchColumns::new(&batch).map_err(|error| error.in_object(&self.object))?;
             for row in 0..batch.num_rows() {
@@ -242,9 +279,11 @@ impl BlockDataReader {
                             let resource_spans = assembler
                                 .finish()
                                 .map_err(|error| error.in_object(&self.object))?;
+                            scan.traces += 1;
                             let trace = BlockInputTrace { trace_id: done_id, resource_spans };
                             if on_trace(trace).is_break() {
-                                return Ok(rows);
+                                scan.stopped = true;
+                                return Ok(scan);
                             }
                         }
                         let mut assembler = TraceAssembler::default();
@@ -258,9 +297,10 @@ impl BlockDataReader {
         {
             let resource_spans =
                 assembler.finish().map_err(|error| error.in_object(&self.object))?;
-            let _ = on_trace(BlockInputTrace { trace_id, resource_spans });
+            scan.traces += 1;
+            scan.stopped = on_trace(BlockInputTrace { trace_id, resource_spans }).is_break();
         }
-        Ok(rows)
+        Ok(scan)
     }
 
     fn index_mismatch(&self, reason: String) -> BlockError {
@@ -269,6 +309,17 @@ impl BlockDataReader {
             reason: format!("the index names rows the data object lacks: {reason}"),
         }
     }
+}
+
+/// What a row scan did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct RowScan {
+    /// Rows read.
+    pub rows: u64,
+    /// Traces handed to the callback.
+    pub traces: u64,
+    /// Whether the callback stopped the scan.
+    pub stopped: bool,
 }
 
 /// Keeps the rows of `trace_id`: evaluated on the trace-id column first, so the other
@@ -286,7 +337,7 @@ fn trace_id_filter(schema: &SchemaDescriptor, trace_id: TraceId) -> RowFilter {
 }
 
 /// A Parquet read error: the store's own error when it is one, so the caller can classify it.
-fn read_error(object: &str, error: ParquetError) -> BlockError {
+pub(super) fn read_error(object: &str, error: ParquetError) -> BlockError {
     match error {
         ParquetError::External(source) => match source.downcast::<object_store::Error>() {
             Ok(source) => BlockError::Io { object: object.to_string(), source: *source },

@@ -45,6 +45,7 @@ use pipeline::{CompiledPipeline, never_matches};
 use super::ast::{
     Body, FieldExpr, FieldRef, Intrinsic, Pipeline, Query, ScalarExpr, SpansetExpr, Stage,
 };
+use super::pushdown::TraceCond;
 
 /// A query compiled once (regexes compiled, referenced fields collected), run on many traces.
 #[derive(Debug, Clone)]
@@ -53,6 +54,7 @@ pub struct SearchPlan {
     returned: Vec<FieldRef>,
     returned_compiled: Vec<Field>,
     noop: bool,
+    necessary: TraceCond,
 }
 
 impl SearchPlan {
@@ -73,6 +75,7 @@ impl SearchPlan {
             returned,
             returned_compiled,
             noop: never_matches(pipeline),
+            necessary: TraceCond::of_query(query),
         })
     }
 
@@ -93,6 +96,11 @@ impl SearchPlan {
     /// except name, duration, trace-level intrinsics and ids (§6).
     pub fn returned_fields(&self) -> &[FieldRef] {
         &self.returned
+    }
+
+    /// What a trace must contain to possibly match (for storage to skip the rest).
+    pub fn necessary_condition(&self) -> &TraceCond {
+        &self.necessary
     }
 
     /// Whether the query can never match (`{ false }`): answer at once.

@@ -1,0 +1,211 @@
+//! Searching some row groups of a block with push-down: only the traces a search may match
+//! are decoded.
+//!
+//! ```text
+//!  row groups ──units──► runs of groups that share a trace (a trace is never split by a skip)
+//!   per unit:  statistics ──ScanFilter::may_match──► skip the unit
+//!              pass 1: trace id + the filter's columns, every row ──► candidate traces
+//!                      (row ranges), the rest never decoded
+//!              pass 2: every column, candidate rows only (RowSelection; the page index
+//!                      turns it into page reads) ──► assembled traces ──► on_trace
+//! ```
+//!
+//! Pass 1 reads a few columns of every row (a `kind` or a status code is a few bits per row
+//! once decoded from its dictionary); pass 2 reads the whole rows of candidate traces only.
+//! `on_trace` may stop the scan (enough results, or the search is cancelled).
+
+use std::ops::{ControlFlow, Range};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use futures::TryStreamExt;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::RowSelection;
+use parquet::file::statistics::Statistics;
+
+use super::reader::{BlockDataReader, ObjectReader, READ_BATCH_ROWS, read_error};
+use super::scan_filter::ScanFilter;
+use super::schema::{TRACE_END_UNIX_NANO, TRACE_ID, TRACE_START_UNIX_NANO};
+use super::writer::BlockInputTrace;
+use super::{BlockError, Malformed};
+
+/// What a filtered scan read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScanCounts {
+    /// Rows looked at (by the filter, or decoded when nothing could be filtered).
+    pub rows: u64,
+    /// Traces looked at.
+    pub traces: u64,
+    /// Bytes fetched from storage.
+    pub bytes: u64,
+}
+
+/// A trace being tracked through pass 1.
+struct Tracked {
+    id: [u8; 16],
+    first_row: usize,
+    held: Vec<bool>,
+    bounds: Option<(u64, u64)>,
+}
+
+impl BlockDataReader {
+    /// Streams the traces of `row_groups` that `filter` keeps, in row order (see the module
+    /// documentation). A trace the filter keeps still has to be evaluated by the caller.
+    pub(crate) async fn scan_filtered(
+        &self,
+        row_groups: Vec<usize>,
+        filter: &ScanFilter,
+        mut on_trace: impl FnMut(BlockInputTrace) -> ControlFlow<()>,
+    ) -> Result<ScanCounts, BlockError> {
+        let fetched = Arc::new(AtomicU64::new(0));
+        let reader = self.reader.counting(Arc::clone(&fetched));
+        let mut counts = ScanCounts::default();
+        if filter.keeps_everything() {
+            let scan = self.scan_rows(reader, row_groups, None, &mut on_trace).await?;
+            counts.rows = scan.rows;
+            counts.traces = scan.traces;
+        } else {
+            let metadata = self.metadata.metadata();
+            for unit in self.units(&row_groups) {
+                let groups: Vec<_> = unit.iter().map(|&group| metadata.row_group(group)).collect();
+                if !filter.may_match(&groups) {
+                    continue;
+                }
+                let (candidates, rows, traces) =
+                    self.candidates(reader.clone(), &unit, filter).await?;
+                counts.rows += rows;
+                counts.traces += traces;
+                if candidates.is_empty() {
+                    continue;
+                }
+                let total: usize =
+                    unit.iter().map(|&group| metadata.row_group(group).num_rows() as usize).sum();
+                let selection =
+                    RowSelection::from_consecutive_ranges(candidates.into_iter(), total);
+                let scan =
+                    self.scan_rows(reader.clone(), unit, Some(selection), &mut on_trace).await?;
+                if scan.stopped {
+                    break;
+                }
+            }
+        }
+        counts.bytes = fetched.load(Ordering::Relaxed);
+        Ok(counts)
+    }
+
+    /// Splits `row_groups` into runs that must be read together: consecutive groups where
+    /// one ends with the trace the next starts with (by the trace-id statistics; without
+    /// them, assume they share one).
+    fn units(&self, row_groups: &[usize]) -> Vec<Vec<usize>> {
+        let metadata = self.metadata.metadata();
+        let trace_id_column = 0; // the first leaf column (schema order is part of the format)
+        let bound = |group: usize, max: bool| -> Option<Vec<u8>> {
+            let chunk = metadata.row_group(group).columns().get(trace_id_column)?;
+            let Statistics::FixedLenByteArray(stats) = chunk.statistics()? else {
+                return None;
+            };
+            let value = if max { stats.max_opt()? } else { stats.min_opt()? };
+            let exact = if max { stats.max_is_exact() } else { stats.min_is_exact() };
+            exact.then(|| value.data().to_vec())
+        };
+        let mut units: Vec<Vec<usize>> = Vec::new();
+        for &group in row_groups {
+            let joined = match units.last().and_then(|unit| unit.last()) {
+                Some(&previous) if previous + 1 == group => {
+                    match (bound(previous, true), bound(group, false)) {
+                        (Some(last), Some(first)) => last == first,
+                        _ => true,
+                    }
+                }
+                _ => false,
+            };
+            match units.last_mut() {
+                Some(unit) if joined => unit.push(group),
+                _ => units.push(vec![group]),
+            }
+        }
+        units
+    }
+
+    /// Pass 1 over one unit: the row ranges (unit-relative) of the traces `filter` keeps,
+    /// with the rows and traces looked at.
+    async fn candidates(
+        &self,
+        reader: ObjectReader,
+        unit: &[usize],
+        filter: &ScanFilter,
+    ) -> Result<(Vec<Range<usize>>, u64, u64), BlockError> {
+        let projection = filter.projection(self.metadata.parquet_schema());
+        let mut stream =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.metadata.clone())
+                .with_row_groups(unit.to_vec())
+                .with_projection(projection)
+                .with_batch_size(READ_BATCH_ROWS)
+                .build()
+                .map_err(|error| read_error(&self.object, error))?;
+        let malformed = |error: Malformed| error.in_object(&self.object);
+        let mut ranges: Vec<Range<usize>> = Vec::new();
+        let mut traces = 0u64;
+        let mut offset = 0usize;
+        let mut current: Option<Tracked> = None;
+        let mut finish = |tracked: Tracked, end: usize, ranges: &mut Vec<Range<usize>>| {
+            traces += 1;
+            if filter.trace_may_match(&tracked.held, tracked.bounds) {
+                match ranges.last_mut() {
+                    Some(last) if last.end == tracked.first_row => last.end = end,
+                    _ => ranges.push(tracked.first_row..end),
+                }
+            }
+        };
+        while let Some(batch) =
+            stream.try_next().await.map_err(|error| read_error(&self.object, error))?
+        {
+            let ids = batch
+                .column_by_name(TRACE_ID)
+                .and_then(|column| column.as_fixed_size_binary_opt())
+                .filter(|ids| ids.value_length() == 16)
+                .ok_or_else(|| malformed(Malformed("trace_id is not 16-byte binary".into())))?;
+            let bounds = if filter.has_window() {
+                let column = |name: &str| {
+                    batch
+                        .column_by_name(name)
+                        .and_then(|column| column.as_primitive_opt::<UInt64Type>())
+                        .ok_or_else(|| malformed(Malformed(format!("{name} is not UInt64"))))
+                };
+                Some((column(TRACE_START_UNIX_NANO)?, column(TRACE_END_UNIX_NANO)?))
+            } else {
+                None
+            };
+            let masks = filter.span_masks(&batch).map_err(malformed)?;
+            for row in 0..batch.num_rows() {
+                let id = ids.value(row);
+                let same = current.as_ref().is_some_and(|tracked| tracked.id == id);
+                if !same {
+                    if let Some(done) = current.take() {
+                        finish(done, offset + row, &mut ranges);
+                    }
+                    let mut tracked_id = [0u8; 16];
+                    tracked_id.copy_from_slice(id);
+                    current = Some(Tracked {
+                        id: tracked_id,
+                        first_row: offset + row,
+                        held: vec![false; filter.span_cond_count()],
+                        bounds: bounds.map(|(starts, ends)| (starts.value(row), ends.value(row))),
+                    });
+                }
+                if let Some(tracked) = current.as_mut() {
+                    for (held, mask) in tracked.held.iter_mut().zip(&masks) {
+                        *held |= mask[row];
+                    }
+                }
+            }
+            offset += batch.num_rows();
+        }
+        if let Some(done) = current.take() {
+            finish(done, offset, &mut ranges);
+        }
+        Ok((ranges, offset as u64, traces))
+    }
+}
