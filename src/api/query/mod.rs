@@ -5,6 +5,7 @@ pub(crate) mod search;
 pub(crate) mod search_json;
 pub(crate) mod search_params;
 pub(crate) mod streaming;
+pub(crate) mod streaming_packets;
 pub(crate) mod tags;
 pub(crate) mod tags_json;
 pub(crate) mod trace_by_id;
