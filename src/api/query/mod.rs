@@ -1,5 +1,5 @@
-//! Tempo's query API (tempo-api.md): trace by id, TraceQL search (HTTP and the gRPC
-//! `StreamingQuerier`), tag autocomplete; metrics next.
+//! Tempo's query API (tempo-api.md): trace by id, TraceQL search and tag autocomplete (HTTP
+//! and the gRPC `StreamingQuerier`); metrics next.
 
 pub(crate) mod search;
 pub(crate) mod search_json;
