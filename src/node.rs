@@ -287,20 +287,22 @@ impl Node {
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
         let searcher = Searcher::new(live_stores.clone(), blocks.clone(), query_shard_pool.clone());
+        let tag_searcher = TagSearcher::new(
+            live_stores.clone(),
+            blocks.clone(),
+            query_shard_pool.clone(),
+            metrics.clone(),
+        );
         let streaming = StreamingQuerierService {
             searcher: searcher.clone(),
+            tag_searcher: tag_searcher.clone(),
             multitenancy,
             timeout: SEARCH_TIMEOUT,
         };
         let search_state =
             web::Data::new(SearchState { searcher, multitenancy, timeout: SEARCH_TIMEOUT });
         let tags_state = web::Data::new(TagsState {
-            searcher: TagSearcher::new(
-                live_stores.clone(),
-                blocks.clone(),
-                query_shard_pool.clone(),
-                metrics.clone(),
-            ),
+            searcher: tag_searcher,
             multitenancy,
             timeout: SEARCH_TIMEOUT,
         });

@@ -24,7 +24,7 @@ const BASE_SECONDS: u64 = 1_700_000_000;
 const WINDOW: &str = "start=1699996400&end=1700003600";
 
 /// The exact intrinsic list of tempo-api.md §4.2.
-const INTRINSICS: [&str; 25] = [
+pub(crate) const INTRINSICS: [&str; 25] = [
     "duration",
     "event:name",
     "event:timeSinceStart",
@@ -87,7 +87,7 @@ fn resource_span(service: &str, span: Span) -> ResourceSpans {
 
 /// A shop trace: `frontend` GET /cart (server, 200) → `cart` cart.get (client, error 500,
 /// with an event, a link and an attribute whose name holds `/`).
-fn shop() -> ExportTraceServiceRequest {
+pub(crate) fn shop() -> ExportTraceServiceRequest {
     let start = BASE_SECONDS * SECOND;
     let root = Span {
         trace_id: vec![0xaa; 16],

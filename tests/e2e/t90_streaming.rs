@@ -1,5 +1,8 @@
 //! gRPC `tempopb.StreamingQuerier` on the query port, next to the HTTP API: a real tonic
-//! client (the crate's generated one) dials `host:port` as Grafana does.
+//! client (the crate's generated one) dials `host:port` as Grafana does. The tag methods are
+//! in [`tags`].
+
+mod tags;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -20,7 +23,7 @@ use crate::harness::spans;
 use crate::t70_search::{shop, urlencode};
 
 /// A `StreamingQuerier` client on the node's query port.
-async fn connect(node: &TestNode) -> StreamingQuerierClient<Channel> {
+pub(crate) async fn connect(node: &TestNode) -> StreamingQuerierClient<Channel> {
     let channel = Channel::from_shared(node.query_url())
         .expect("valid url")
         .connect()
@@ -190,12 +193,12 @@ async fn bad_requests_and_missing_tenants_are_grpc_statuses() {
         .expect("search as team-b");
     assert_eq!(for_b.last().map(|(_, m)| m.traces.len()), Some(0), "tenants are isolated");
 
-    let tags = client
-        .search_tags_v2(tempopb::SearchTagsRequest::default())
+    let metrics = client
+        .metrics_query_range(tempopb::QueryRangeRequest::default())
         .await
         .expect_err("not implemented yet");
-    assert_eq!(tags.code(), tonic::Code::Unimplemented);
-    assert!(tags.message().contains("SearchTagsV2"), "{}", tags.message());
+    assert_eq!(metrics.code(), tonic::Code::Unimplemented);
+    assert!(metrics.message().contains("MetricsQueryRange"), "{}", metrics.message());
 }
 
 /// Sends `GET path` on an open HTTP/1.1 connection and reads one response: status and body.

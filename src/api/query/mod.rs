@@ -1,10 +1,11 @@
-//! Tempo's query API (tempo-api.md): trace by id, TraceQL search (HTTP and the gRPC
-//! `StreamingQuerier`), tag autocomplete; metrics next.
+//! Tempo's query API (tempo-api.md): trace by id, TraceQL search and tag autocomplete (HTTP
+//! and the gRPC `StreamingQuerier`); metrics next.
 
 pub(crate) mod search;
 pub(crate) mod search_json;
 pub(crate) mod search_params;
 pub(crate) mod streaming;
+pub(crate) mod streaming_packets;
 pub(crate) mod tags;
 pub(crate) mod tags_json;
 pub(crate) mod trace_by_id;

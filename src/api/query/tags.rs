@@ -120,11 +120,13 @@ fn tenants(request: &HttpRequest, state: &TagsState) -> Result<Vec<TenantId>, Ap
     Ok(query_tenants(state.multitenancy, header)?)
 }
 
-fn rejected(error: TagRequestError) -> ApiError {
+/// A refused tag request as the API answers it (400 / `InvalidArgument`).
+pub(crate) fn rejected(error: TagRequestError) -> ApiError {
     ApiError::new(error.error_code(), error.to_string())
 }
 
-fn failed(error: QueryError) -> ApiError {
+/// A failed query as the API answers it (its error code, its text).
+pub(crate) fn failed(error: QueryError) -> ApiError {
     ApiError::new(error.error_code(), error.to_string())
 }
 
