@@ -285,10 +285,19 @@ impl Leaf {
                 };
                 let mut columns: Vec<(&'static str, &'static [&'static str])> =
                     dedicated.map(|column| (column.column, &[][..])).into_iter().collect();
-                columns.push((
-                    list,
-                    &[ATTR_KEY, ATTR_TYPE, ATTR_STR, ATTR_INT, ATTR_DOUBLE, ATTR_BOOL][..],
-                ));
+                // Only the value fields the test can pass on (a string literal never
+                // passes on an int, …); arrays only need the type.
+                let fields: &'static [&'static str] = match &self.test {
+                    Test::Compare(_, Static::Str(_)) | Test::Regex { .. } => {
+                        &[ATTR_KEY, ATTR_TYPE, ATTR_STR]
+                    }
+                    Test::Compare(_, Static::Int(_) | Static::Float(_)) => {
+                        &[ATTR_KEY, ATTR_TYPE, ATTR_INT, ATTR_DOUBLE]
+                    }
+                    Test::Compare(_, Static::Bool(_)) => &[ATTR_KEY, ATTR_TYPE, ATTR_BOOL],
+                    _ => &[ATTR_KEY, ATTR_TYPE],
+                };
+                columns.push((list, fields));
                 columns
             }
         }
@@ -461,21 +470,49 @@ fn list_mask(
     let types = field(ATTR_TYPE)?
         .as_primitive_opt::<arrow_array::types::UInt8Type>()
         .ok_or_else(|| shape(list))?;
-    let strs = field(ATTR_STR)?.as_string_opt::<i32>().ok_or_else(|| shape(list))?;
-    let ints = field(ATTR_INT)?.as_primitive_opt::<Int64Type>().ok_or_else(|| shape(list))?;
-    let doubles = field(ATTR_DOUBLE)?
-        .as_primitive_opt::<arrow_array::types::Float64Type>()
-        .ok_or_else(|| shape(list))?;
-    let bools = field(ATTR_BOOL)?.as_boolean_opt().ok_or_else(|| shape(list))?;
+    // The value fields the projection left out are ones the test cannot pass on.
+    let strs = entries.column_by_name(ATTR_STR).and_then(|array| array.as_string_opt::<i32>());
+    let ints =
+        entries.column_by_name(ATTR_INT).and_then(|array| array.as_primitive_opt::<Int64Type>());
+    let doubles = entries
+        .column_by_name(ATTR_DOUBLE)
+        .and_then(|array| array.as_primitive_opt::<arrow_array::types::Float64Type>());
+    let bools = entries.column_by_name(ATTR_BOOL).and_then(|array| array.as_boolean_opt());
+    let key_bytes = key.as_bytes();
     let entry_passes = |entry: usize| -> bool {
-        if keys.value(entry) != key {
+        if keys.value(entry).as_bytes() != key_bytes {
             return false;
         }
-        let scalar = match ValueType::from_u8(types.value(entry)) {
-            Some(ValueType::String) => Scalar::Str(strs.value(entry)),
-            Some(ValueType::Int) => Scalar::Int(ints.value(entry)),
-            Some(ValueType::Double) => Scalar::Float(doubles.value(entry)),
-            Some(ValueType::Bool) => Scalar::Bool(bools.value(entry)),
+        let value_type = ValueType::from_u8(types.value(entry));
+        if matches!(test, Test::Exists) {
+            return matches!(
+                value_type,
+                Some(
+                    ValueType::String
+                        | ValueType::Int
+                        | ValueType::Double
+                        | ValueType::Bool
+                        | ValueType::Array
+                )
+            );
+        }
+        let scalar = match value_type {
+            Some(ValueType::String) => match strs {
+                Some(strs) => Scalar::Str(strs.value(entry)),
+                None => return false,
+            },
+            Some(ValueType::Int) => match ints {
+                Some(ints) => Scalar::Int(ints.value(entry)),
+                None => return false,
+            },
+            Some(ValueType::Double) => match doubles {
+                Some(doubles) => Scalar::Float(doubles.value(entry)),
+                None => return false,
+            },
+            Some(ValueType::Bool) => match bools {
+                Some(bools) => Scalar::Bool(bools.value(entry)),
+                None => return false,
+            },
             Some(ValueType::Array) => Scalar::Array,
             // Values the engine cannot read (bytes, kvlists, empty): never pass.
             _ => return false,
