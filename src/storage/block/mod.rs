@@ -55,6 +55,7 @@ pub(crate) mod attributes;
 pub(crate) mod bloom;
 mod decode;
 mod dedicated;
+mod dictionaries;
 pub(crate) mod meta;
 pub(crate) mod reader;
 mod rows;

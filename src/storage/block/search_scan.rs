@@ -25,8 +25,9 @@ use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::RowSelection;
 use parquet::file::statistics::Statistics;
 
+use super::dictionaries::read_dictionary;
 use super::reader::{BlockDataReader, ObjectReader, READ_BATCH_ROWS, read_error};
-use super::scan_filter::ScanFilter;
+use super::scan_filter::{GroupDictionaries, GroupView, ScanFilter};
 use super::schema::{TRACE_END_UNIX_NANO, TRACE_ID, TRACE_START_UNIX_NANO};
 use super::writer::BlockInputTrace;
 use super::{BlockError, Malformed};
@@ -69,8 +70,7 @@ impl BlockDataReader {
         } else {
             let metadata = self.metadata.metadata();
             for unit in self.units(&row_groups) {
-                let groups: Vec<_> = unit.iter().map(|&group| metadata.row_group(group)).collect();
-                if !filter.may_match(&groups) {
+                if !self.unit_may_match(&reader, &unit, filter).await? {
                     continue;
                 }
                 let (candidates, rows, traces) =
@@ -93,6 +93,58 @@ impl BlockDataReader {
         }
         counts.bytes = fetched.load(Ordering::Relaxed);
         Ok(counts)
+    }
+
+    /// Whether a unit may hold a matching trace: statistics first, then (when they cannot
+    /// tell) the dictionaries of the string columns the filter tests.
+    async fn unit_may_match(
+        &self,
+        reader: &ObjectReader,
+        unit: &[usize],
+        filter: &ScanFilter,
+    ) -> Result<bool, BlockError> {
+        let metadata = self.metadata.metadata();
+        let none = GroupDictionaries::new();
+        let views: Vec<GroupView<'_>> = unit
+            .iter()
+            .map(|&group| GroupView { meta: metadata.row_group(group), dictionaries: &none })
+            .collect();
+        if !filter.may_match(&views) {
+            return Ok(false);
+        }
+        let wanted = filter.dictionary_columns();
+        if wanted.is_empty() {
+            return Ok(true);
+        }
+        let mut read = Vec::with_capacity(unit.len());
+        for &group in unit {
+            let mut dictionaries = GroupDictionaries::new();
+            for chunk in metadata.row_group(group).columns() {
+                let parts = chunk.column_descr().path().parts();
+                let (Some(top), Some(leaf)) = (parts.first(), parts.last()) else {
+                    continue;
+                };
+                let Some(&key) = wanted.iter().find(|(t, l)| t == top && l == leaf) else {
+                    continue;
+                };
+                let dictionary = read_dictionary(&mut reader.clone(), chunk)
+                    .await
+                    .map_err(|error| read_error(&self.object, error))?;
+                if let Some(dictionary) = dictionary {
+                    dictionaries.insert(key, dictionary);
+                }
+            }
+            read.push(dictionaries);
+        }
+        let views: Vec<GroupView<'_>> = unit
+            .iter()
+            .zip(&read)
+            .map(|(&group, dictionaries)| GroupView {
+                meta: metadata.row_group(group),
+                dictionaries,
+            })
+            .collect();
+        Ok(filter.may_match(&views))
     }
 
     /// Splits `row_groups` into runs that must be read together: consecutive groups where

@@ -177,3 +177,29 @@ fn statistics_skip_row_groups_outside_the_window_or_the_value_range() {
     assert!(kept_producers.is_empty());
     assert_eq!(counts.rows, 0);
 }
+
+#[test]
+fn dictionaries_skip_row_groups_without_the_value_or_the_key() {
+    let reader = realistic_block();
+    for query in [
+        // Dedicated column: no group's dictionary has the value (nor the generic list's keys
+        // the key), so no data page is read at all.
+        "{ resource.service.name = \"no-such-service\" }",
+        "{ span.http.route =~ \"/nothing/.*\" }",
+        "{ name = \"no such span\" }",
+        // Generic attribute: the key is in no group's key dictionary.
+        "{ span.no.such.key = \"x\" }",
+        // Generic attribute: the key is there, the value in no group's value dictionary.
+        "{ span.db.name = \"no-such-db\" }",
+    ] {
+        let (_, filter) = filter_for(query, None);
+        let (kept, counts) = kept(&reader, &filter);
+        assert!(kept.is_empty(), "{query}");
+        assert_eq!(counts.rows, 0, "{query}: rows were read");
+    }
+    // Present values are not ruled out.
+    let (plan, filter) = filter_for("{ span.db.name = \"shop\" }", None);
+    let (kept, _) = kept(&reader, &filter);
+    assert!(!kept.is_empty());
+    assert_eq!(kept, engine_matches(&reader, &plan));
+}
