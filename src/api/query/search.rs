@@ -1,12 +1,14 @@
-//! `GET /api/search` (tempo-api.md §3): TraceQL search.
+//! `GET /api/search` (tempo-api.md §3): TraceQL search, or legacy tag search.
 //!
-//! Parameters as Tempo takes them: `q`, `limit` (default 20), `spss` (default 3, at most 100,
-//! 0 = all), `start`/`end` (Unix seconds as uint32; absent = recent data), `minDuration` /
-//! `maxDuration` (Go durations, trace duration). Every bad parameter is a 400 with Tempo's
-//! text; the checks shared with gRPC `StreamingQuerier.Search` live in `search_params`.
+//! Parameters as Tempo takes them: `q`, `tags` (logfmt; not with `q`), `limit` (default 20),
+//! `spss` (default 3, at most 100, 0 = all), `start`/`end` (Unix seconds as uint32; absent =
+//! recent data), `minDuration` / `maxDuration` (Go durations, trace duration). Without `q`,
+//! `tags`, `start` and `end`, the other parameters are the tags (what the first Grafana
+//! releases sent). Every bad parameter is a 400 with Tempo's text; the checks shared with
+//! gRPC `StreamingQuerier.Search` live in `search_params`.
 //! `Accept: application/protobuf` selects a `tempopb.SearchResponse` body.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,10 +19,14 @@ use prost::Message;
 use crate::actors::query::{QueryError, SearchRequest, Searcher};
 use crate::api::error_code::ApiError;
 use crate::api::query::search_json::render_search;
-use crate::api::query::search_params::{SearchParams, bad};
+use crate::api::query::search_params::{SearchParams, TagsParam, bad};
 use crate::api::tenant::{ORG_ID_HEADER, query_tenants};
 use crate::config::HumanDuration;
 use crate::model::ids::TenantId;
+
+/// The parameters that are never loose tags (Tempo's list).
+const SEARCH_PARAMETERS: [&str; 8] =
+    ["q", "tags", "minDuration", "maxDuration", "limit", "spss", "start", "end"];
 
 /// What the search route needs.
 pub(crate) struct SearchState {
@@ -84,13 +90,30 @@ pub(crate) fn parse_search(
             text.parse::<u32>().map_err(|_| bad(format!("invalid spss: {text:?} is not a number")))
         })
         .transpose()?;
+    let start_seconds = seconds("start")?;
+    let end_seconds = seconds("end")?;
+    let no_window = start_seconds.unwrap_or(0) == 0 && end_seconds.unwrap_or(0) == 0;
+    let tags = match get("tags") {
+        Some(text) => Some(TagsParam::Logfmt(text.to_string())),
+        None if get("q").is_none() && no_window => {
+            let loose: BTreeMap<String, String> = params
+                .iter()
+                .filter(|(name, value)| {
+                    !SEARCH_PARAMETERS.contains(&name.as_str()) && !value.is_empty()
+                })
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            (!loose.is_empty()).then_some(TagsParam::Map(loose))
+        }
+        None => None,
+    };
     SearchParams {
         query: get("q").map(str::to_string),
-        tags: get("tags").is_some(),
+        tags,
         limit,
         spans_per_spanset,
-        start_seconds: seconds("start")?,
-        end_seconds: seconds("end")?,
+        start_seconds,
+        end_seconds,
         min_duration_nanos: parse_duration("minDuration", get("minDuration"))?,
         max_duration_nanos: parse_duration("maxDuration", get("maxDuration"))?,
     }
@@ -110,6 +133,7 @@ fn parse_duration(name: &str, text: Option<&str>) -> Result<Option<u64>, ApiErro
 mod tests {
     use super::*;
     use crate::api::query::search_params::MAX_LIMIT;
+    use crate::traceql::parse_and_validate;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<SearchRequest, String> {
         let params = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -139,6 +163,40 @@ mod tests {
     }
 
     #[test]
+    fn a_search_without_q_is_a_tag_search_without_spansets() {
+        let text = |pairs: &[(&str, &str)]| {
+            let search = parse(pairs).unwrap();
+            assert!(!search.spansets, "{pairs:?}");
+            search.query.to_string()
+        };
+        assert_eq!(
+            text(&[("tags", "service.name=cart team=\"a b\""), ("minDuration", "1s")]),
+            parse_and_validate(
+                "{ resource.service.name =~ \".*cart.*\" } \
+                 && { span.team = \"a b\" || resource.team = \"a b\" } \
+                 && { traceDuration >= 1s }"
+            )
+            .unwrap()
+            .to_string()
+        );
+        assert_eq!(text(&[]), "{ true }");
+        assert_eq!(text(&[("limit", "5"), ("spss", "2")]), "{ true }", "no loose tags");
+        // Loose parameters are tags only without q, tags, start and end.
+        assert_eq!(
+            text(&[("team", "a"), ("limit", "5")]),
+            "{ span.team = \"a\" || resource.team = \"a\" }"
+        );
+        assert_eq!(text(&[("team", "a"), ("start", "10"), ("end", "20")]), "{ true }");
+        assert_eq!(
+            text(&[("team", "a"), ("tags", "x=1")]),
+            "{ span.x = \"1\" || resource.x = \"1\" }"
+        );
+        let traceql = parse(&[("q", "{}"), ("team", "a")]).unwrap();
+        assert!(traceql.spansets);
+        assert_eq!(traceql.query.to_string(), "{ true }");
+    }
+
+    #[test]
     fn bad_parameters_get_tempos_messages() {
         let cases = [
             (
@@ -161,6 +219,10 @@ mod tests {
                 "invalid maxDuration: must be greater than minDuration",
             ),
             (vec![("minDuration", "fast")], "invalid minDuration"),
+            (vec![("tags", "a=1 a=2")], "invalid tags: tag a has been set twice"),
+            (vec![("tags", "service.name=foo =error")], "invalid tags: unexpected '=' at pos 18"),
+            (vec![("tags", "a=\"b")], "invalid tags: unterminated quoted value at pos 5"),
+            (vec![("tags", "status.code=bad")], "invalid tags: status.code must be unset"),
         ];
         for (params, expected) in cases {
             let error = parse(&params).err().unwrap_or_else(|| panic!("{params:?} should fail"));

@@ -9,15 +9,20 @@
 //! Tempo's frontend turns a gRPC `SearchRequest` into the query string of `/api/search` and
 //! parses that, so a zero in a gRPC field means "absent" (default limit, recent data, no
 //! duration bound), except `SpansPerSpanSet`, which it always passes on: 0 = every span.
+//!
+//! As in Tempo, a search without `q` is a legacy tag search (`legacy_tags`): its tags and
+//! duration bounds become the query, and its results carry no spansets.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::actors::query::SearchRequest;
 use crate::api::error_code::ApiError;
+use crate::api::query::legacy_tags::{parse_tags, tags_to_query};
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
 use crate::traceql::ast::Body;
-use crate::traceql::parse_and_validate;
+use crate::traceql::{Query, parse_and_validate};
 
 /// Traces returned when `limit` is absent.
 const DEFAULT_LIMIT: usize = 20;
@@ -35,10 +40,10 @@ const MAX_RANGE: Duration = Duration::from_secs(168 * 3600);
 /// A search as the client asked for it, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SearchParams {
-    /// TraceQL text; absent = `{}`.
+    /// TraceQL text; absent = a legacy tag search.
     pub query: Option<String>,
-    /// A legacy tag search (`tags=`, gRPC `Tags`) was given.
-    pub tags: bool,
+    /// The tags of a legacy tag search, if given.
+    pub tags: Option<TagsParam>,
     /// Traces to return; 0 is refused.
     pub limit: Option<u32>,
     /// Spans per spanset; 0 = all.
@@ -53,6 +58,15 @@ pub(crate) struct SearchParams {
     pub max_duration_nanos: Option<u64>,
 }
 
+/// The tags of a legacy search, as the client sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TagsParam {
+    /// `tags=` text, logfmt, not yet read.
+    Logfmt(String),
+    /// Tags already apart: gRPC `Tags`, or the loose query parameters old Grafana sends.
+    Map(BTreeMap<String, String>),
+}
+
 impl SearchParams {
     /// The parameters of a gRPC search, read as Tempo reads them (zero = absent).
     pub(crate) fn from_grpc(request: &tempopb::SearchRequest) -> SearchParams {
@@ -60,7 +74,8 @@ impl SearchParams {
         let millis = |value: u32| non_zero(value).map(|ms| u64::from(ms) * 1_000_000);
         SearchParams {
             query: Some(request.query.clone()).filter(|query| !query.is_empty()),
-            tags: !request.tags.is_empty(),
+            tags: (!request.tags.is_empty())
+                .then(|| TagsParam::Map(request.tags.clone().into_iter().collect())),
             limit: non_zero(request.limit),
             spans_per_spanset: Some(request.spans_per_span_set),
             start_seconds: non_zero(request.start),
@@ -76,28 +91,14 @@ impl SearchParams {
         tenants: Vec<TenantId>,
         timeout: Duration,
     ) -> Result<SearchRequest, ApiError> {
-        if self.query.is_some() && self.tags {
+        if self.query.is_some() && self.tags.is_some() {
             return Err(bad("invalid request: can't specify tags and q in the same query"));
         }
-        if self.tags {
-            return Err(bad(
-                "invalid request: tag search (tags=) is not supported yet; use q with TraceQL",
-            ));
-        }
-        let text = self.query.as_deref().unwrap_or("{}");
-        if text.len() > MAX_QUERY_BYTES {
-            return Err(bad(format!(
-                "invalid TraceQL query: the query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
-                text.len()
-            )));
-        }
-        let query = parse_and_validate(text)
-            .map_err(|error| bad(format!("invalid TraceQL query: {error}")))?;
-        if !matches!(query.body, Body::Search(_)) {
-            return Err(bad(
-                "invalid TraceQL query: this is a metrics query; use /api/metrics/query_range",
-            ));
-        }
+        let (min, max) = (self.min_duration_nanos, self.max_duration_nanos);
+        let (query, spansets) = match &self.query {
+            Some(text) => (traceql_search(text)?, true),
+            None => (legacy_search(self.tags, min, max)?, false),
+        };
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
             Some(0) => return Err(bad("invalid limit: must be a positive number")),
@@ -111,7 +112,6 @@ impl SearchParams {
             Some(n) => n as usize,
         };
         let window = window(self.start_seconds, self.end_seconds)?;
-        let (min, max) = (self.min_duration_nanos, self.max_duration_nanos);
         if let (Some(min), Some(max)) = (min, max)
             && min > max
         {
@@ -125,9 +125,49 @@ impl SearchParams {
             window,
             min_duration_nanos: min,
             max_duration_nanos: max,
+            spansets,
             timeout,
         })
     }
+}
+
+/// A TraceQL search query, checked.
+fn traceql_search(text: &str) -> Result<Query, ApiError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(bad(format!(
+            "invalid TraceQL query: the query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+            text.len()
+        )));
+    }
+    let query =
+        parse_and_validate(text).map_err(|error| bad(format!("invalid TraceQL query: {error}")))?;
+    if !matches!(query.body, Body::Search(_)) {
+        return Err(bad(
+            "invalid TraceQL query: this is a metrics query; use /api/metrics/query_range",
+        ));
+    }
+    Ok(query)
+}
+
+/// The query of a legacy tag search: its tags (none = every trace) and trace duration bounds.
+fn legacy_search(
+    tags: Option<TagsParam>,
+    min_duration_nanos: Option<u64>,
+    max_duration_nanos: Option<u64>,
+) -> Result<Query, ApiError> {
+    let invalid_tags = |error| bad(format!("invalid tags: {error}"));
+    let tags = match tags {
+        None => BTreeMap::new(),
+        Some(TagsParam::Map(tags)) => tags,
+        Some(TagsParam::Logfmt(text)) if text.len() > MAX_QUERY_BYTES => {
+            return Err(bad(format!(
+                "invalid tags: the tags are {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+                text.len()
+            )));
+        }
+        Some(TagsParam::Logfmt(text)) => parse_tags(&text).map_err(invalid_tags)?,
+    };
+    tags_to_query(&tags, min_duration_nanos, max_duration_nanos).map_err(invalid_tags)
 }
 
 /// `start`/`end` seconds → an inclusive nanosecond window; `None` = recent data.
@@ -189,6 +229,27 @@ mod tests {
     }
 
     #[test]
+    fn grpc_tags_are_a_tag_search_like_http_tags() {
+        let search = grpc(tempopb::SearchRequest {
+            tags: [("service.name", "cart"), ("team", "a b")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            min_duration_ms: 100,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!search.spansets, "tag search results carry no spansets");
+        let expected = parse_and_validate(
+            r#"{ resource.service.name =~ ".*cart.*" }
+               && { span.team = "a b" || resource.team = "a b" } && { traceDuration >= 100ms }"#,
+        )
+        .unwrap();
+        assert_eq!(search.query, expected);
+        let traceql = grpc(tempopb::SearchRequest { query: "{}".into(), ..Default::default() });
+        assert!(traceql.unwrap().spansets);
+    }
+
+    #[test]
     fn grpc_requests_get_the_http_texts() {
         let cases = [
             (
@@ -218,6 +279,13 @@ mod tests {
                     ..Default::default()
                 },
                 "invalid request: can't specify tags and q in the same query",
+            ),
+            (
+                tempopb::SearchRequest {
+                    tags: [("status.code".to_string(), "nope".to_string())].into(),
+                    ..Default::default()
+                },
+                "invalid tags: status.code must be unset, ok or error, got \"nope\"",
             ),
         ];
         for (request, expected) in cases {
