@@ -19,23 +19,14 @@ use std::time::Duration;
 use crate::actors::query::SearchRequest;
 use crate::api::error_code::ApiError;
 use crate::api::query::legacy_tags::{parse_tags, tags_to_query};
+use crate::config::{HumanDuration, SearchLimitsConfig};
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
 use crate::traceql::ast::Body;
 use crate::traceql::{Query, parse_and_validate};
 
-/// Traces returned when `limit` is absent.
-const DEFAULT_LIMIT: usize = 20;
-/// Largest `limit` honoured (larger values are cut to it).
-pub(crate) const MAX_LIMIT: usize = 262_144;
-/// Spans per spanset when `spss` is absent.
-const DEFAULT_SPSS: usize = 3;
-/// Largest `spss`.
-const MAX_SPSS: usize = 100;
 /// Longest query text.
 const MAX_QUERY_BYTES: usize = 128 * 1024;
-/// Widest `start`–`end` window.
-const MAX_RANGE: Duration = Duration::from_secs(168 * 3600);
 
 /// A search as the client asked for it, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,11 +76,13 @@ impl SearchParams {
         }
     }
 
-    /// Checks every parameter; the search to run, or the 400 Tempo would answer.
+    /// Checks every parameter against the configured `limits`; the search to run (given
+    /// `timeout`), or the 400 Tempo would answer.
     pub(crate) fn validate(
         self,
         tenants: Vec<TenantId>,
         timeout: Duration,
+        limits: &SearchLimitsConfig,
     ) -> Result<SearchRequest, ApiError> {
         if self.query.is_some() && self.tags.is_some() {
             return Err(bad("invalid request: can't specify tags and q in the same query"));
@@ -99,19 +92,22 @@ impl SearchParams {
             Some(text) => (traceql_search(text)?, true),
             None => (legacy_search(self.tags, min, max)?, false),
         };
-        let limit = match self.limit {
-            None => DEFAULT_LIMIT,
-            Some(0) => return Err(bad("invalid limit: must be a positive number")),
-            Some(n) => (n as usize).min(MAX_LIMIT),
-        };
-        let spans_per_spanset = match self.spans_per_spanset {
-            None => DEFAULT_SPSS,
-            Some(n) if n as usize > MAX_SPSS => {
-                return Err(bad(format!("spans per span set exceeds {MAX_SPSS}. received {n}")));
+        let limit = match (self.limit, limits.max_result_limit()) {
+            (None, _) => limits.default_result_limit,
+            (Some(0), _) => return Err(bad("invalid limit: must be a positive number")),
+            (Some(n), Some(max)) if n > max => {
+                return Err(bad(format!("limit {n} exceeds max limit {max}")));
             }
-            Some(n) => n as usize,
+            (Some(n), _) => n,
         };
-        let window = window(self.start_seconds, self.end_seconds)?;
+        let spans_per_spanset = match (self.spans_per_spanset, limits.max_spans_per_span_set()) {
+            (None, _) => limits.default_spans_per_span_set,
+            (Some(n), Some(max)) if n > max => {
+                return Err(bad(format!("spans per span set exceeds {max}. received {n}")));
+            }
+            (Some(n), _) => n,
+        };
+        let window = window(self.start_seconds, self.end_seconds, limits.max_duration())?;
         if let (Some(min), Some(max)) = (min, max)
             && min > max
         {
@@ -120,8 +116,8 @@ impl SearchParams {
         Ok(SearchRequest {
             tenants,
             query,
-            limit,
-            spans_per_spanset,
+            limit: limit as usize,
+            spans_per_spanset: spans_per_spanset as usize,
             window,
             min_duration_nanos: min,
             max_duration_nanos: max,
@@ -170,8 +166,13 @@ fn legacy_search(
     tags_to_query(&tags, min_duration_nanos, max_duration_nanos).map_err(invalid_tags)
 }
 
-/// `start`/`end` seconds → an inclusive nanosecond window; `None` = recent data.
-fn window(start: Option<u32>, end: Option<u32>) -> Result<Option<(u64, u64)>, ApiError> {
+/// `start`/`end` seconds → an inclusive nanosecond window no wider than `max_duration`
+/// (when set); `None` = recent data.
+fn window(
+    start: Option<u32>,
+    end: Option<u32>,
+    max_duration: Option<Duration>,
+) -> Result<Option<(u64, u64)>, ApiError> {
     let (start, end) = match (start, end) {
         (None, None) => return Ok(None),
         (start, end) => (start.unwrap_or(0), end.unwrap_or(u32::MAX)),
@@ -181,10 +182,13 @@ fn window(start: Option<u32>, end: Option<u32>) -> Result<Option<(u64, u64)>, Ap
             "http parameter start must be before end. received start={start} end={end}"
         )));
     }
-    if u64::from(end - start) > MAX_RANGE.as_secs() {
-        // Go's text for MAX_RANGE, as Tempo prints it.
+    if let Some(max) = max_duration
+        && Duration::from_secs(u64::from(end - start)) > max
+    {
+        // The limit as Go prints it, as Tempo's text has it.
+        let max = HumanDuration(max).to_go_string();
         return Err(bad(format!(
-            "range specified by start and end exceeds 168h0m0s. received start={start} end={end}"
+            "range specified by start and end exceeds {max}. received start={start} end={end}"
         )));
     }
     let nanos = |seconds: u32| u64::from(seconds) * 1_000_000_000;
@@ -202,7 +206,11 @@ mod tests {
 
     fn grpc(request: tempopb::SearchRequest) -> Result<SearchRequest, String> {
         SearchParams::from_grpc(&request)
-            .validate(vec![TenantId::single_tenant()], Duration::from_secs(30))
+            .validate(
+                vec![TenantId::single_tenant()],
+                Duration::from_secs(30),
+                &SearchLimitsConfig::default(),
+            )
             .map_err(|error| error.message)
     }
 

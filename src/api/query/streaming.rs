@@ -32,6 +32,7 @@ use crate::actors::query::{SearchRequest, Searcher};
 use crate::api::error_code::ApiError;
 use crate::api::query::search_params::SearchParams;
 use crate::api::tenant::{ORG_ID_HEADER, query_tenants};
+use crate::config::SearchLimitsConfig;
 use crate::proto::tempopb;
 use crate::proto::tempopb::streaming_querier_server::StreamingQuerier;
 
@@ -51,6 +52,8 @@ pub(crate) struct StreamingQuerierService {
     pub multitenancy: bool,
     /// A search gives up after this long.
     pub timeout: Duration,
+    /// `query_frontend.search`: defaults and bounds of the parameters.
+    pub limits: SearchLimitsConfig,
 }
 
 #[tonic::async_trait]
@@ -63,7 +66,11 @@ impl StreamingQuerier for StreamingQuerierService {
     ) -> Result<Response<Self::SearchStream>, Status> {
         let header = request.metadata().get(ORG_ID_HEADER).and_then(|value| value.to_str().ok());
         let tenants = query_tenants(self.multitenancy, header).map_err(ApiError::from)?;
-        let search = SearchParams::from_grpc(request.get_ref()).validate(tenants, self.timeout)?;
+        let search = SearchParams::from_grpc(request.get_ref()).validate(
+            tenants,
+            self.timeout,
+            &self.limits,
+        )?;
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(stream_search(self.searcher.clone(), search, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
