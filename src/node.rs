@@ -62,8 +62,6 @@ const REPLAY_DEADLINE: Duration = Duration::from_secs(600);
 const HTTP_WORKERS: usize = 2;
 /// Query shards in the pool: how many block reads run at once.
 const QUERY_SHARDS: usize = 8;
-/// A search gives up after this long (504).
-const SEARCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one block lookup may take.
 const QUERY_SHARD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -293,18 +291,26 @@ impl Node {
             query_shard_pool.clone(),
             metrics.clone(),
         );
+        // `querier.search.query_timeout`: searches and tag queries give up after it (504).
+        let search_timeout = config.querier.search.query_timeout.get();
+        let search_limits = config.query_frontend.search.clone();
         let streaming = StreamingQuerierService {
             searcher: searcher.clone(),
             tag_searcher: tag_searcher.clone(),
             multitenancy,
-            timeout: SEARCH_TIMEOUT,
+            timeout: search_timeout,
+            limits: search_limits.clone(),
         };
-        let search_state =
-            web::Data::new(SearchState { searcher, multitenancy, timeout: SEARCH_TIMEOUT });
+        let search_state = web::Data::new(SearchState {
+            searcher,
+            multitenancy,
+            timeout: search_timeout,
+            limits: search_limits,
+        });
         let tags_state = web::Data::new(TagsState {
             searcher: tag_searcher,
             multitenancy,
-            timeout: SEARCH_TIMEOUT,
+            timeout: search_timeout,
         });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(

@@ -54,6 +54,28 @@ impl HumanDuration {
     pub const fn is_zero(self) -> bool {
         self.0.is_zero()
     }
+
+    /// The duration as Go's `time.Duration.String` writes it, zero components included
+    /// from the largest unit down (`168h0m0s`, `1m30s`, `1.5s`, `100ms`): for messages that
+    /// must read as Tempo's do.
+    pub fn to_go_string(self) -> String {
+        let total = self.0.as_nanos();
+        if total < NANOS_PER_SEC {
+            return format(self.0);
+        }
+        let hours = total / NANOS_PER_HOUR;
+        let minutes = total % NANOS_PER_HOUR / NANOS_PER_MIN;
+        let sub_minute = total % NANOS_PER_MIN;
+        let mut out = String::new();
+        if hours > 0 {
+            out.push_str(&format!("{hours}h{minutes}m"));
+        } else if minutes > 0 {
+            out.push_str(&format!("{minutes}m"));
+        }
+        with_fraction(&mut out, sub_minute / NANOS_PER_SEC, sub_minute % NANOS_PER_SEC, 9);
+        out.push('s');
+        out
+    }
 }
 
 impl From<Duration> for HumanDuration {
@@ -285,6 +307,23 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(d(input), *want, "parsing {input:?}");
+        }
+    }
+
+    #[test]
+    fn go_strings_keep_zero_components_as_go_does() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_secs(168 * 3600), "168h0m0s"),
+            (Duration::from_millis(3_600_500), "1h0m0.5s"),
+        ];
+        for (duration, go) in cases {
+            assert_eq!(HumanDuration(duration).to_go_string(), go, "{duration:?}");
         }
     }
 

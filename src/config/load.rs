@@ -151,13 +151,14 @@ impl Walker {
         keys.sort();
         for key in keys {
             let path = join(prefix, &key);
-            if let Some((_, note)) = IGNORED_TEMPO_KEYS.iter().find(|(k, _)| *k == path) {
-                raw.remove(&key);
-                self.ignored.push(format!("ignoring Tempo config key {path:?}: {note}"));
-                continue;
-            }
             let (Some(default), Some(value)) = (known.get(&key), raw.get(&key)) else {
-                self.unknown.push(path);
+                match ignored_note(&path) {
+                    Some(note) if !near_known_sibling(&key, known) => {
+                        raw.remove(&key);
+                        self.ignored.push(format!("ignoring Tempo config key {path:?}: {note}"));
+                    }
+                    _ => self.unknown.push(path),
+                }
                 continue;
             };
             let action = match (&value.kind, &default.kind) {
@@ -208,6 +209,22 @@ impl Walker {
             }
         }
     }
+}
+
+/// Why `path` is ignored, when it is an ignored Tempo key or lies under one.
+fn ignored_note(path: &str) -> Option<&'static str> {
+    IGNORED_TEMPO_KEYS
+        .iter()
+        .find(|(ignored, _)| {
+            path == *ignored || path.strip_prefix(ignored).is_some_and(|rest| rest.starts_with('.'))
+        })
+        .map(|(_, note)| *note)
+}
+
+/// Whether `key` looks like a typo of a known key beside it: such a key inside a partly read
+/// Tempo section is an error with a suggestion, not a warning.
+fn near_known_sibling(key: &str, known: &Map<String, Value>) -> bool {
+    suggest_key(key, known).is_some()
 }
 
 /// Stricter than the `config` crate, which would read `3.7` as the port 4,

@@ -23,10 +23,13 @@
 mod duration;
 mod error;
 mod load;
+mod query;
 mod sections;
 mod storage;
 mod validate;
 
+#[cfg(test)]
+mod query_tests;
 #[cfg(test)]
 mod storage_tests;
 #[cfg(test)]
@@ -40,6 +43,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::{DurationParseError, HumanDuration};
 pub use error::ConfigError;
+pub use query::{QuerierConfig, QuerierSearchConfig, QueryFrontendConfig, SearchLimitsConfig};
 pub use sections::{
     BlockBuilderConfig, DistributorConfig, GlobalLimitsConfig, IngestionLimitsConfig,
     LiveStoreConfig, LogFormat, LogLevel, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocolsConfig,
@@ -58,7 +62,10 @@ pub const ENV_PREFIX: &str = "SPANLAKE_";
 
 /// Tempo keys accepted so that Tempo config files load, but ignored: each is a
 /// dotted key (with everything under it) and why it is ignored. Loading
-/// reports the ones present in [`LoadedConfig::ignored_keys`].
+/// reports the ones present in [`LoadedConfig::ignored_keys`]. Where spanlake
+/// reads some keys of such a section (`query_frontend.search.max_duration`),
+/// those are used and only the others are ignored, each reported by its own
+/// path; an unknown key close to a used one is still an error (a typo).
 pub const IGNORED_TEMPO_KEYS: &[(&str, &str)] = &[
     ("stream_over_http_enabled", "has no effect in spanlake"),
     ("usage_report", "spanlake sends no usage reports"),
@@ -70,8 +77,11 @@ pub const IGNORED_TEMPO_KEYS: &[(&str, &str)] = &[
     ("storage.trace.block.version", "spanlake has a single block format"),
     ("ingester", "spanlake has no separate ingester"),
     ("compactor", "spanlake has no compactor"),
-    ("querier", "spanlake has no separate querier"),
-    ("query_frontend", "spanlake has no query frontend"),
+    ("querier", "of the querier keys spanlake reads only querier.search.query_timeout"),
+    (
+        "query_frontend",
+        "of the query-frontend keys spanlake reads only query_frontend.search limits",
+    ),
     ("metrics_generator", "spanlake has no metrics generator"),
     ("overrides.defaults.metrics_generator", "spanlake has no metrics generator"),
 ];
@@ -102,6 +112,10 @@ pub struct Config {
     pub overrides: OverridesConfig,
     /// Actor restart policy.
     pub supervision: SupervisionConfig,
+    /// Search limits (Tempo's section; its other keys are ignored).
+    pub query_frontend: QueryFrontendConfig,
+    /// Search deadline (Tempo's section; its other keys are ignored).
+    pub querier: QuerierConfig,
 }
 
 /// A loaded configuration with the ignored Tempo keys it contained.

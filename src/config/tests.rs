@@ -550,7 +550,7 @@ usage_report:
             "ingester",
             "metrics_generator",
             "overrides.defaults.metrics_generator",
-            "query_frontend",
+            "query_frontend.search.duration_slo",
             "server.grpc_server_max_recv_msg_size",
             "storage.trace.block.version",
             "stream_over_http_enabled",

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::query::check_query;
 use super::{Config, ConfigError, HumanDuration, StorageBackend, TraceStorageConfig};
 
 /// Most partitions a node may have.
@@ -79,6 +80,7 @@ impl Config {
         }
 
         self.check_block_builder()?;
+        check_query(&self.query_frontend, &self.querier)?;
         check_trace_storage(&self.storage.trace)?;
         self.check_listeners()
     }

@@ -17,24 +17,26 @@
 //!           once its own aggregates passed                                -> Unsupported
 //! ```
 //!
+//! `validate_pieces.rs` cuts the query into pieces; `validate_metrics.rs` holds the rules of
+//! metrics functions.
+//!
 //! Expression types are static: attribute references are [`StaticType::Dynamic`] and accept
 //! any operator the other operand allows.
 
 use std::fmt;
 
 use super::ast::{
-    Aggregate, Attribute, AttributeScope, BinaryOp, Body, FieldExpr, FieldRef, Intrinsic,
-    MetricsExpr, MetricsFunction, OverTimeFn, Pipeline, PipelineScalar, Query, ScalarExpr,
-    ScalarFilter, SecondStage, SpansetExpr, Stage, Static, UnaryOp,
+    Aggregate, Attribute, AttributeScope, BinaryOp, FieldExpr, FieldRef, Intrinsic, Query,
+    ScalarExpr, ScalarFilter, SecondStage, Static, UnaryOp,
 };
 use super::value::check_regex;
+use metrics::{check_compare_alone, check_metrics_function};
+use pieces::{Piece, pieces_of};
 
-/// Most `by()` fields a metrics function accepts.
-const MAX_BY_FIELDS: usize = 5;
-/// Most `by()` fields for functions that spend one series label on a bucket or a quantile.
-const MAX_BY_FIELDS_BUCKETED: usize = 4;
-/// Largest `topN` argument of `compare()`.
-const MAX_COMPARE_TOP_N: i64 = 1000;
+#[path = "validate_metrics.rs"]
+mod metrics;
+#[path = "validate_pieces.rs"]
+mod pieces;
 
 /// Why a parsed query was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -227,137 +229,6 @@ pub(crate) fn check_unary(op: UnaryOp, expr: &FieldExpr) -> Result<(), ValidateE
 }
 
 // ---------------------------------------------------------------------------------------------
-// The pieces of a query.
-
-/// A part of a query that has rules of its own. [`pieces_of`] lists them in query order, each
-/// after the pieces it contains, so checking them in turn gives the priority of the module docs.
-enum Piece<'q> {
-    /// The body of `{…}` or of `compare({…})`.
-    Filter(&'q FieldExpr),
-    /// The expression of `by(…)` in a pipeline.
-    Group(&'q FieldExpr),
-    /// A field named by `select(…)`, by a metrics function or by its `by(…)`.
-    Field(&'q FieldRef),
-    /// `count()`, `avg(e)`, … in a scalar filter or a pipeline comparison.
-    Aggregate(&'q Aggregate),
-    /// A constant beside aggregates or metrics results, and where it stands.
-    Number(&'q Static, &'static str),
-    /// The shape of a scalar filter.
-    ScalarFilter(&'q ScalarFilter),
-    /// `(pipeline | aggregate) cmp …`.
-    PipelineCompare,
-    /// A metrics function, whether it is an operand of arithmetic, and the first second stage
-    /// applied to its result (its own or the whole query's).
-    Metrics { function: &'q MetricsFunction, in_arithmetic: bool, next: Option<&'q SecondStage> },
-    /// `topk(k)`, `bottomk(k)` or `cmp constant` on metrics results.
-    SecondStage(&'q SecondStage),
-}
-
-fn pieces_of(body: &Body) -> Vec<Piece<'_>> {
-    let mut pieces = Vec::new();
-    match body {
-        Body::Search(pipeline) => collect_pipeline(pipeline, &mut pieces),
-        Body::Metrics(query) => {
-            let in_arithmetic = matches!(query.expr, MetricsExpr::Arith { .. });
-            let outer = query.second_stage.first();
-            collect_metrics(&query.expr, in_arithmetic, outer, &mut pieces);
-            pieces.extend(query.second_stage.iter().map(Piece::SecondStage));
-        }
-        Body::PipelineCompare(compare) => {
-            collect_pipeline_scalar(&compare.lhs, &mut pieces);
-            collect_pipeline_scalar(&compare.rhs, &mut pieces);
-            pieces.push(Piece::PipelineCompare);
-        }
-    }
-    pieces
-}
-
-fn collect_pipeline<'q>(pipeline: &'q Pipeline, pieces: &mut Vec<Piece<'q>>) {
-    for stage in &pipeline.stages {
-        match stage {
-            Stage::Spanset(spanset) => collect_spanset(spanset, pieces),
-            Stage::Scalar(filter) => {
-                collect_scalar(&filter.lhs, pieces);
-                collect_scalar(&filter.rhs, pieces);
-                pieces.push(Piece::ScalarFilter(filter));
-            }
-            Stage::By(expr) => pieces.push(Piece::Group(expr)),
-            Stage::Select(fields) => pieces.extend(fields.iter().map(Piece::Field)),
-            Stage::Coalesce => {}
-        }
-    }
-}
-
-fn collect_spanset<'q>(spanset: &'q SpansetExpr, pieces: &mut Vec<Piece<'q>>) {
-    match spanset {
-        SpansetExpr::Filter(expr) => pieces.push(Piece::Filter(expr)),
-        SpansetExpr::Op { lhs, rhs, .. } => {
-            collect_spanset(lhs, pieces);
-            collect_spanset(rhs, pieces);
-        }
-        SpansetExpr::Pipeline(pipeline) => collect_pipeline(pipeline, pieces),
-    }
-}
-
-fn collect_scalar<'q>(scalar: &'q ScalarExpr, pieces: &mut Vec<Piece<'q>>) {
-    match scalar {
-        ScalarExpr::Aggregate(aggregate) => pieces.push(Piece::Aggregate(aggregate)),
-        ScalarExpr::Static(value) => pieces.push(Piece::Number(value, "an aggregate filter")),
-        ScalarExpr::Arith { lhs, rhs, .. } => {
-            collect_scalar(lhs, pieces);
-            collect_scalar(rhs, pieces);
-        }
-    }
-}
-
-fn collect_pipeline_scalar<'q>(scalar: &'q PipelineScalar, pieces: &mut Vec<Piece<'q>>) {
-    match scalar {
-        PipelineScalar::Aggregate { pipeline, aggregate } => {
-            collect_pipeline(pipeline, pieces);
-            pieces.push(Piece::Aggregate(aggregate));
-        }
-        PipelineScalar::Static(value) => pieces.push(Piece::Number(value, "a pipeline comparison")),
-        PipelineScalar::Arith { lhs, rhs, .. } => {
-            collect_pipeline_scalar(lhs, pieces);
-            collect_pipeline_scalar(rhs, pieces);
-        }
-    }
-}
-
-/// `outer` is the first second stage written after the whole metrics expression.
-fn collect_metrics<'q>(
-    expr: &'q MetricsExpr,
-    in_arithmetic: bool,
-    outer: Option<&'q SecondStage>,
-    pieces: &mut Vec<Piece<'q>>,
-) {
-    match expr {
-        MetricsExpr::Pipeline(metrics) => {
-            collect_pipeline(&metrics.pipeline, pieces);
-            match &metrics.function {
-                MetricsFunction::Rate { by } | MetricsFunction::CountOverTime { by } => {
-                    pieces.extend(by.iter().map(Piece::Field));
-                }
-                MetricsFunction::OverTime { field, by, .. }
-                | MetricsFunction::QuantileOverTime { field, by, .. } => {
-                    pieces.push(Piece::Field(field));
-                    pieces.extend(by.iter().map(Piece::Field));
-                }
-                MetricsFunction::Compare { filter, .. } => pieces.push(Piece::Filter(filter)),
-            }
-            pieces.extend(metrics.second_stage.iter().map(Piece::SecondStage));
-            let next = metrics.second_stage.first().or(outer);
-            pieces.push(Piece::Metrics { function: &metrics.function, in_arithmetic, next });
-        }
-        MetricsExpr::Const(value) => pieces.push(Piece::Number(value, "metrics arithmetic")),
-        MetricsExpr::Arith { lhs, rhs, .. } => {
-            collect_metrics(lhs, in_arithmetic, outer, pieces);
-            collect_metrics(rhs, in_arithmetic, outer, pieces);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Pass 1: `parent` references.
 
 fn reject_parent_in_piece(piece: &Piece<'_>) -> Result<(), ValidateError> {
@@ -507,83 +378,6 @@ fn check_scalar_filter_shape(filter: &ScalarFilter) -> Result<(), ValidateError>
     }
 }
 
-fn check_metrics_function(function: &MetricsFunction) -> Result<(), ValidateError> {
-    match function {
-        MetricsFunction::Rate { by } => check_by_count("rate", by, MAX_BY_FIELDS),
-        MetricsFunction::CountOverTime { by } => {
-            check_by_count("count_over_time", by, MAX_BY_FIELDS)
-        }
-        MetricsFunction::OverTime { func, by, .. } => {
-            let (name, max) = match func {
-                OverTimeFn::Min => ("min_over_time", MAX_BY_FIELDS),
-                OverTimeFn::Max => ("max_over_time", MAX_BY_FIELDS),
-                OverTimeFn::Sum => ("sum_over_time", MAX_BY_FIELDS),
-                OverTimeFn::Avg => ("avg_over_time", MAX_BY_FIELDS_BUCKETED),
-                OverTimeFn::Histogram => ("histogram_over_time", MAX_BY_FIELDS_BUCKETED),
-            };
-            check_by_count(name, by, max)
-        }
-        MetricsFunction::QuantileOverTime { quantiles, by, .. } => {
-            if quantiles.is_empty() {
-                return Err(invalid("quantile_over_time() needs a quantile"));
-            }
-            if let Some(q) = quantiles.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-                return Err(invalid(format!("quantile must be between 0 and 1, found {q}")));
-            }
-            check_by_count("quantile_over_time", by, MAX_BY_FIELDS_BUCKETED)
-        }
-        // The filter is a piece of its own.
-        MetricsFunction::Compare { top_n, start_ns, end_ns, .. } => {
-            if !(1..=MAX_COMPARE_TOP_N).contains(top_n) {
-                return Err(invalid(format!(
-                    "compare() top N must be between 1 and {MAX_COMPARE_TOP_N}, found {top_n}"
-                )));
-            }
-            let (start, end) = (*start_ns, *end_ns);
-            if !((start == 0 && end == 0) || (start > 0 && end > start)) {
-                return Err(invalid(format!(
-                    "compare() timestamps must be both 0, or both positive with end > start, \
-                     found start {start} and end {end}"
-                )));
-            }
-            Ok(())
-        }
-    }
-}
-
-fn check_by_count(function: &str, by: &[FieldRef], max: usize) -> Result<(), ValidateError> {
-    match by.len() {
-        found if found > max => {
-            // Tempo reports this limit as unsupported, not as an invalid query.
-            Err(ValidateError::Unsupported(format!(
-                "{function}() grouping by {found} fields (at most {max})"
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// `compare()` output is a fixed set of series: nothing may be computed from it.
-fn check_compare_alone(
-    function: &MetricsFunction,
-    in_arithmetic: bool,
-    next: Option<&SecondStage>,
-) -> Result<(), ValidateError> {
-    if !matches!(function, MetricsFunction::Compare { .. }) {
-        return Ok(());
-    }
-    if in_arithmetic {
-        return Err(invalid("compare() cannot be used in arithmetic between queries"));
-    }
-    match next {
-        Some(stage) => Err(invalid(format!(
-            "compare() cannot be combined with a second stage: {}",
-            second_stage_text(stage)
-        ))),
-        None => Ok(()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
@@ -642,14 +436,6 @@ fn scalar_text(scalar: &ScalarExpr) -> String {
         ScalarExpr::Aggregate(aggregate) => aggregate.to_string(),
         ScalarExpr::Static(value) => value.to_string(),
         ScalarExpr::Arith { op, lhs, rhs } => format!("{} {op} {}", operand(lhs), operand(rhs)),
-    }
-}
-
-fn second_stage_text(stage: &SecondStage) -> String {
-    match stage {
-        SecondStage::TopK(k) => format!("topk({k})"),
-        SecondStage::BottomK(k) => format!("bottomk({k})"),
-        SecondStage::Filter { op, value } => format!("{op} {value}"),
     }
 }
 

@@ -6,8 +6,9 @@
 
 use super::*;
 use crate::traceql::ast::{
-    AggregateFn, ArithOp, CmpOp, Hint, Kind, MathOp, MetricsPipeline, MetricsQuery,
-    PipelineCompare, SpansetOp, Status,
+    AggregateFn, ArithOp, Body, CmpOp, Hint, Kind, MathOp, MetricsExpr, MetricsFunction,
+    MetricsPipeline, MetricsQuery, OverTimeFn, Pipeline, PipelineCompare, PipelineScalar,
+    SpansetExpr, SpansetOp, Stage, Status,
 };
 
 // --- builders ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! Memory limits answer 429 / ResourceExhausted with a retry hint, never a silent drop; tenants
-//! are isolated when multi-tenancy is on.
+//! are isolated when multi-tenancy is on; search limits come from the config.
 
 use prost::Message;
+use spanlake::config::HumanDuration;
 
 use crate::harness::TestNode;
 use crate::harness::clients::{OtlpGrpc, post_otlp_http};
@@ -85,4 +86,40 @@ async fn tenants_are_isolated_when_multitenancy_is_on() {
     assert_eq!(span_count(&body_b), 1);
     let federated = read(Some("team-a|team-b")).await.unwrap().bytes().await.unwrap();
     assert_eq!(span_count(&federated), 2, "the same spans under two tenants merge once");
+}
+
+/// A node configured with small search limits (`query_frontend.search.*`) applies them:
+/// its default and largest `limit`, and its widest window, refused with Tempo's 400 texts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_limits_come_from_the_config() {
+    let node = TestNode::start_with(|config| {
+        let search = &mut config.query_frontend.search;
+        search.default_result_limit = 2;
+        search.max_result_limit = 5;
+        search.max_duration = HumanDuration::from_secs(3600);
+    })
+    .await;
+    let mut grpc = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    grpc.export(spans::request(&[1, 2, 3], 1), None).await.expect("export acknowledged");
+    let tempo = node.tempo();
+
+    let (status, answer) = tempo.json("/api/search?q=%7B%7D").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["traces"].as_array().map(Vec::len), Some(2), "the configured default");
+    let (_, answer) = tempo.json("/api/search?q=%7B%7D&limit=5").await;
+    assert_eq!(answer["traces"].as_array().map(Vec::len), Some(3), "up to the maximum");
+    let (status, _) = tempo.json("/api/search?q=%7B%7D&start=1000&end=4600").await;
+    assert_eq!(status, 200, "a window of exactly the maximum");
+
+    let refusals = [
+        ("limit=6", "limit 6 exceeds max limit 5"),
+        (
+            "start=1000&end=4601",
+            "range specified by start and end exceeds 1h0m0s. received start=1000 end=4601",
+        ),
+    ];
+    for (params, expected) in refusals {
+        let (status, _, body) = tempo.get(&format!("/api/search?q=%7B%7D&{params}"), None).await;
+        assert_eq!((status, String::from_utf8_lossy(&body).trim_end()), (400, expected));
+    }
 }

@@ -237,6 +237,104 @@ async fn structure_limits_order_protobuf_and_errors() {
     );
 }
 
+/// `GET /api/search?tags=…` (logfmt; no `q`) and its answer in Tempo's JSON.
+async fn tag_search(node: &TestNode, tags: &str, extra: &str) -> (u16, Value) {
+    node.tempo().json(&format!("/api/search?tags={}{extra}", urlencode(tags))).await
+}
+
+/// The shop, plus trace 0xcc (newest): `billing` span `charge card` with span attribute
+/// `plan="free tier"`.
+fn shop_and_billing() -> ExportTraceServiceRequest {
+    let mut request = shop();
+    let mut billing = trace(
+        0xcc,
+        BASE + 120 * SECOND,
+        &[SpanSpec {
+            service: "billing",
+            id: 4,
+            parent: 0,
+            name: "charge card",
+            kind: SpanKind::Internal,
+            error: false,
+            status_code: 200,
+            start_ms: 0,
+            duration_ms: 50,
+        }],
+    );
+    for resource_spans in &mut billing {
+        for scope_spans in &mut resource_spans.scope_spans {
+            for span in &mut scope_spans.spans {
+                span.attributes.push(text("plan", "free tier"));
+            }
+        }
+    }
+    request.resource_spans.extend(billing);
+    request
+}
+
+/// A legacy tag search finds traces by span attribute, by resource attribute (a substring
+/// of `service.name`, as Tempo matches it), by a quoted value with a space, and by trace
+/// duration; it answers trace metadata without spansets; malformed tags are a 400 that says
+/// what is wrong and where.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_tag_search_finds_traces_by_tags_and_duration() {
+    let node = TestNode::start().await;
+    let mut grpc = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
+    grpc.export(shop_and_billing(), None).await.expect("export acknowledged");
+    const AA: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const BB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const CC: &str = "cccccccccccccccccccccccccccccccc";
+
+    let (status, answer) = tag_search(&node, r#"plan="free tier""#, "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["traces"],
+        json!([{
+            "traceID": CC,
+            "rootServiceName": "billing",
+            "rootTraceName": "charge card",
+            "startTimeUnixNano": (BASE + 120 * SECOND).to_string(),
+            "durationMs": 50,
+            "serviceStats": {"billing": {"spanCount": 1}}
+        }]),
+        "trace metadata only: a tag search has no spansets"
+    );
+    let (_, answer) = tag_search(&node, "service.name=front", "").await;
+    assert_eq!(trace_ids(&answer), [BB, AA], "substring, newest first");
+    let (_, answer) = tag_search(&node, r#"name="GET /cart""#, "").await;
+    assert_eq!(trace_ids(&answer), [AA]);
+    let (_, answer) = tag_search(&node, "http.status_code=500 status.code=error", "").await;
+    assert_eq!(trace_ids(&answer), [AA]);
+    let (_, answer) = tag_search(&node, "service.name=frontend", "&minDuration=100ms").await;
+    assert_eq!(trace_ids(&answer), [AA], "only the 120 ms trace is over 100 ms");
+    let (_, answer) = tag_search(&node, "service.name=frontend", "&maxDuration=50ms").await;
+    assert_eq!(trace_ids(&answer), [BB]);
+    let (_, answer) = tag_search(&node, r#"plan="free""#, "").await;
+    assert_eq!(answer["traces"], json!([]), "other attributes match whole values only");
+    let (_, answer) = node.tempo().json("/api/search?plan=free%20tier").await;
+    assert_eq!(trace_ids(&answer), [CC], "loose parameters are tags, as old Grafana sent");
+
+    let refusals = [
+        (
+            format!("tags={}", urlencode("service.name=foo =error")),
+            "invalid tags: unexpected '=' at pos 18",
+        ),
+        (
+            format!("tags={}", urlencode(r#"plan="free"#)),
+            "invalid tags: unterminated quoted value at pos 11",
+        ),
+        (format!("tags={}", urlencode("a=1 a=2")), "invalid tags: tag a has been set twice"),
+        (
+            format!("tags=a%3Db&q={}", urlencode("{}")),
+            "invalid request: can't specify tags and q in the same query",
+        ),
+    ];
+    for (query, expected) in refusals {
+        let (status, _, body) = node.tempo().get(&format!("/api/search?{query}"), None).await;
+        assert_eq!((status, String::from_utf8_lossy(&body).trim_end()), (400, expected), "{query}");
+    }
+}
+
 /// Once the traces are in blocks and gone from memory, a search with a time window finds
 /// them in the blocks, with the same answer as from live data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,4 +365,9 @@ async fn search_finds_traces_in_blocks() {
     assert_eq!(outside["traces"], json!([]), "blocks outside the window are not read");
     let (_, recent_only) = search(&node, query, "").await;
     assert_eq!(recent_only["traces"], json!([]), "without start/end only live data is searched");
+    let (status, tagged) = tag_search(&node, "http.status_code=500", &window).await;
+    assert_eq!((status, trace_ids(&tagged)), (200, vec!["a".repeat(32)]), "tags search blocks too");
+    let (_, long) =
+        tag_search(&node, "service.name=frontend", &format!("{window}&minDuration=100ms")).await;
+    assert_eq!(trace_ids(&long), ["a".repeat(32)], "and so does minDuration");
 }

@@ -67,6 +67,9 @@ pub struct SearchRequest {
     pub min_duration_nanos: Option<u64>,
     /// Trace duration bounds, nanoseconds.
     pub max_duration_nanos: Option<u64>,
+    /// Whether hits carry their spansets: TraceQL searches do, legacy tag searches (whose
+    /// query was made from tags) do not, as in Tempo.
+    pub spansets: bool,
     /// Give up after this long.
     pub timeout: Duration,
 }
@@ -188,7 +191,11 @@ impl Searcher {
             })
             .buffered(JOBS_IN_FLIGHT);
         while let Some(answer) = answers.next().await {
-            combiner.add(answer.map_err(QueryError::from_shard)?);
+            let mut answer = answer.map_err(QueryError::from_shard)?;
+            if !request.spansets {
+                answer.drop_spansets();
+            }
+            combiner.add(answer);
             if combiner.has_enough() {
                 break;
             }

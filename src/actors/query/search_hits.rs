@@ -65,6 +65,14 @@ pub(crate) fn search_live_traces(
 }
 
 impl SearchAnswer {
+    /// Keeps only the trace metadata of each hit, as a legacy tag search answers.
+    pub(crate) fn drop_spansets(&mut self) {
+        for hit in &mut self.hits {
+            hit.span_set = None;
+            hit.span_sets.clear();
+        }
+    }
+
     /// Runs `plan` on one trace and keeps it as a hit when it matches.
     fn evaluate(
         &mut self,

@@ -1,6 +1,8 @@
-//! Tempo's query API (tempo-api.md): trace by id, TraceQL search and tag autocomplete (HTTP
-//! and the gRPC `StreamingQuerier`); metrics next.
+//! Tempo's query API (tempo-api.md): trace by id, TraceQL search and legacy tag search (HTTP
+//! and the gRPC `StreamingQuerier`), tag autocomplete; metrics next.
 
+pub(crate) mod legacy_tags;
+pub(crate) mod logfmt;
 pub(crate) mod search;
 pub(crate) mod search_json;
 pub(crate) mod search_params;

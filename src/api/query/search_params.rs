@@ -9,36 +9,32 @@
 //! Tempo's frontend turns a gRPC `SearchRequest` into the query string of `/api/search` and
 //! parses that, so a zero in a gRPC field means "absent" (default limit, recent data, no
 //! duration bound), except `SpansPerSpanSet`, which it always passes on: 0 = every span.
+//!
+//! As in Tempo, a search without `q` is a legacy tag search (`legacy_tags`): its tags and
+//! duration bounds become the query, and its results carry no spansets.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::actors::query::SearchRequest;
 use crate::api::error_code::ApiError;
+use crate::api::query::legacy_tags::{parse_tags, tags_to_query};
+use crate::config::{HumanDuration, SearchLimitsConfig};
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
 use crate::traceql::ast::Body;
-use crate::traceql::parse_and_validate;
+use crate::traceql::{Query, parse_and_validate};
 
-/// Traces returned when `limit` is absent.
-const DEFAULT_LIMIT: usize = 20;
-/// Largest `limit` honoured (larger values are cut to it).
-pub(crate) const MAX_LIMIT: usize = 262_144;
-/// Spans per spanset when `spss` is absent.
-const DEFAULT_SPSS: usize = 3;
-/// Largest `spss`.
-const MAX_SPSS: usize = 100;
 /// Longest query text.
 const MAX_QUERY_BYTES: usize = 128 * 1024;
-/// Widest `start`–`end` window.
-const MAX_RANGE: Duration = Duration::from_secs(168 * 3600);
 
 /// A search as the client asked for it, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SearchParams {
-    /// TraceQL text; absent = `{}`.
+    /// TraceQL text; absent = a legacy tag search.
     pub query: Option<String>,
-    /// A legacy tag search (`tags=`, gRPC `Tags`) was given.
-    pub tags: bool,
+    /// The tags of a legacy tag search, if given.
+    pub tags: Option<TagsParam>,
     /// Traces to return; 0 is refused.
     pub limit: Option<u32>,
     /// Spans per spanset; 0 = all.
@@ -53,6 +49,15 @@ pub(crate) struct SearchParams {
     pub max_duration_nanos: Option<u64>,
 }
 
+/// The tags of a legacy search, as the client sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TagsParam {
+    /// `tags=` text, logfmt, not yet read.
+    Logfmt(String),
+    /// Tags already apart: gRPC `Tags`, or the loose query parameters old Grafana sends.
+    Map(BTreeMap<String, String>),
+}
+
 impl SearchParams {
     /// The parameters of a gRPC search, read as Tempo reads them (zero = absent).
     pub(crate) fn from_grpc(request: &tempopb::SearchRequest) -> SearchParams {
@@ -60,7 +65,8 @@ impl SearchParams {
         let millis = |value: u32| non_zero(value).map(|ms| u64::from(ms) * 1_000_000);
         SearchParams {
             query: Some(request.query.clone()).filter(|query| !query.is_empty()),
-            tags: !request.tags.is_empty(),
+            tags: (!request.tags.is_empty())
+                .then(|| TagsParam::Map(request.tags.clone().into_iter().collect())),
             limit: non_zero(request.limit),
             spans_per_spanset: Some(request.spans_per_span_set),
             start_seconds: non_zero(request.start),
@@ -70,48 +76,38 @@ impl SearchParams {
         }
     }
 
-    /// Checks every parameter; the search to run, or the 400 Tempo would answer.
+    /// Checks every parameter against the configured `limits`; the search to run (given
+    /// `timeout`), or the 400 Tempo would answer.
     pub(crate) fn validate(
         self,
         tenants: Vec<TenantId>,
         timeout: Duration,
+        limits: &SearchLimitsConfig,
     ) -> Result<SearchRequest, ApiError> {
-        if self.query.is_some() && self.tags {
+        if self.query.is_some() && self.tags.is_some() {
             return Err(bad("invalid request: can't specify tags and q in the same query"));
         }
-        if self.tags {
-            return Err(bad(
-                "invalid request: tag search (tags=) is not supported yet; use q with TraceQL",
-            ));
-        }
-        let text = self.query.as_deref().unwrap_or("{}");
-        if text.len() > MAX_QUERY_BYTES {
-            return Err(bad(format!(
-                "invalid TraceQL query: the query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
-                text.len()
-            )));
-        }
-        let query = parse_and_validate(text)
-            .map_err(|error| bad(format!("invalid TraceQL query: {error}")))?;
-        if !matches!(query.body, Body::Search(_)) {
-            return Err(bad(
-                "invalid TraceQL query: this is a metrics query; use /api/metrics/query_range",
-            ));
-        }
-        let limit = match self.limit {
-            None => DEFAULT_LIMIT,
-            Some(0) => return Err(bad("invalid limit: must be a positive number")),
-            Some(n) => (n as usize).min(MAX_LIMIT),
-        };
-        let spans_per_spanset = match self.spans_per_spanset {
-            None => DEFAULT_SPSS,
-            Some(n) if n as usize > MAX_SPSS => {
-                return Err(bad(format!("spans per span set exceeds {MAX_SPSS}. received {n}")));
-            }
-            Some(n) => n as usize,
-        };
-        let window = window(self.start_seconds, self.end_seconds)?;
         let (min, max) = (self.min_duration_nanos, self.max_duration_nanos);
+        let (query, spansets) = match &self.query {
+            Some(text) => (traceql_search(text)?, true),
+            None => (legacy_search(self.tags, min, max)?, false),
+        };
+        let limit = match (self.limit, limits.max_result_limit()) {
+            (None, _) => limits.default_result_limit,
+            (Some(0), _) => return Err(bad("invalid limit: must be a positive number")),
+            (Some(n), Some(max)) if n > max => {
+                return Err(bad(format!("limit {n} exceeds max limit {max}")));
+            }
+            (Some(n), _) => n,
+        };
+        let spans_per_spanset = match (self.spans_per_spanset, limits.max_spans_per_span_set()) {
+            (None, _) => limits.default_spans_per_span_set,
+            (Some(n), Some(max)) if n > max => {
+                return Err(bad(format!("spans per span set exceeds {max}. received {n}")));
+            }
+            (Some(n), _) => n,
+        };
+        let window = window(self.start_seconds, self.end_seconds, limits.max_duration())?;
         if let (Some(min), Some(max)) = (min, max)
             && min > max
         {
@@ -120,18 +116,63 @@ impl SearchParams {
         Ok(SearchRequest {
             tenants,
             query,
-            limit,
-            spans_per_spanset,
+            limit: limit as usize,
+            spans_per_spanset: spans_per_spanset as usize,
             window,
             min_duration_nanos: min,
             max_duration_nanos: max,
+            spansets,
             timeout,
         })
     }
 }
 
-/// `start`/`end` seconds → an inclusive nanosecond window; `None` = recent data.
-fn window(start: Option<u32>, end: Option<u32>) -> Result<Option<(u64, u64)>, ApiError> {
+/// A TraceQL search query, checked.
+fn traceql_search(text: &str) -> Result<Query, ApiError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(bad(format!(
+            "invalid TraceQL query: the query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+            text.len()
+        )));
+    }
+    let query =
+        parse_and_validate(text).map_err(|error| bad(format!("invalid TraceQL query: {error}")))?;
+    if !matches!(query.body, Body::Search(_)) {
+        return Err(bad(
+            "invalid TraceQL query: this is a metrics query; use /api/metrics/query_range",
+        ));
+    }
+    Ok(query)
+}
+
+/// The query of a legacy tag search: its tags (none = every trace) and trace duration bounds.
+fn legacy_search(
+    tags: Option<TagsParam>,
+    min_duration_nanos: Option<u64>,
+    max_duration_nanos: Option<u64>,
+) -> Result<Query, ApiError> {
+    let invalid_tags = |error| bad(format!("invalid tags: {error}"));
+    let tags = match tags {
+        None => BTreeMap::new(),
+        Some(TagsParam::Map(tags)) => tags,
+        Some(TagsParam::Logfmt(text)) if text.len() > MAX_QUERY_BYTES => {
+            return Err(bad(format!(
+                "invalid tags: the tags are {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+                text.len()
+            )));
+        }
+        Some(TagsParam::Logfmt(text)) => parse_tags(&text).map_err(invalid_tags)?,
+    };
+    tags_to_query(&tags, min_duration_nanos, max_duration_nanos).map_err(invalid_tags)
+}
+
+/// `start`/`end` seconds → an inclusive nanosecond window no wider than `max_duration`
+/// (when set); `None` = recent data.
+fn window(
+    start: Option<u32>,
+    end: Option<u32>,
+    max_duration: Option<Duration>,
+) -> Result<Option<(u64, u64)>, ApiError> {
     let (start, end) = match (start, end) {
         (None, None) => return Ok(None),
         (start, end) => (start.unwrap_or(0), end.unwrap_or(u32::MAX)),
@@ -141,10 +182,13 @@ fn window(start: Option<u32>, end: Option<u32>) -> Result<Option<(u64, u64)>, Ap
             "http parameter start must be before end. received start={start} end={end}"
         )));
     }
-    if u64::from(end - start) > MAX_RANGE.as_secs() {
-        // Go's text for MAX_RANGE, as Tempo prints it.
+    if let Some(max) = max_duration
+        && Duration::from_secs(u64::from(end - start)) > max
+    {
+        // The limit as Go prints it, as Tempo's text has it.
+        let max = HumanDuration(max).to_go_string();
         return Err(bad(format!(
-            "range specified by start and end exceeds 168h0m0s. received start={start} end={end}"
+            "range specified by start and end exceeds {max}. received start={start} end={end}"
         )));
     }
     let nanos = |seconds: u32| u64::from(seconds) * 1_000_000_000;
@@ -162,7 +206,11 @@ mod tests {
 
     fn grpc(request: tempopb::SearchRequest) -> Result<SearchRequest, String> {
         SearchParams::from_grpc(&request)
-            .validate(vec![TenantId::single_tenant()], Duration::from_secs(30))
+            .validate(
+                vec![TenantId::single_tenant()],
+                Duration::from_secs(30),
+                &SearchLimitsConfig::default(),
+            )
             .map_err(|error| error.message)
     }
 
@@ -186,6 +234,27 @@ mod tests {
         assert_eq!(search.window, Some((100_000_000_000, 200_999_999_999)));
         assert_eq!(search.min_duration_nanos, Some(100_000_000));
         assert_eq!(search.max_duration_nanos, Some(2_000_000_000));
+    }
+
+    #[test]
+    fn grpc_tags_are_a_tag_search_like_http_tags() {
+        let search = grpc(tempopb::SearchRequest {
+            tags: [("service.name", "cart"), ("team", "a b")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            min_duration_ms: 100,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!search.spansets, "tag search results carry no spansets");
+        let expected = parse_and_validate(
+            r#"{ resource.service.name =~ ".*cart.*" }
+               && { span.team = "a b" || resource.team = "a b" } && { traceDuration >= 100ms }"#,
+        )
+        .unwrap();
+        assert_eq!(search.query, expected);
+        let traceql = grpc(tempopb::SearchRequest { query: "{}".into(), ..Default::default() });
+        assert!(traceql.unwrap().spansets);
     }
 
     #[test]
@@ -218,6 +287,13 @@ mod tests {
                     ..Default::default()
                 },
                 "invalid request: can't specify tags and q in the same query",
+            ),
+            (
+                tempopb::SearchRequest {
+                    tags: [("status.code".to_string(), "nope".to_string())].into(),
+                    ..Default::default()
+                },
+                "invalid tags: status.code must be unset, ok or error, got \"nope\"",
             ),
         ];
         for (request, expected) in cases {

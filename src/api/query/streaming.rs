@@ -49,6 +49,7 @@ use crate::api::query::search_params::SearchParams;
 use crate::api::query::streaming_packets::{IntoPackets, MAX_PACKET_BYTES};
 use crate::api::query::tags::{failed, rejected};
 use crate::api::tenant::{ORG_ID_HEADER, query_tenants};
+use crate::config::SearchLimitsConfig;
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
 use crate::proto::tempopb::streaming_querier_server::StreamingQuerier;
@@ -69,6 +70,8 @@ pub(crate) struct StreamingQuerierService {
     pub multitenancy: bool,
     /// A search or tag query gives up after this long.
     pub timeout: Duration,
+    /// `query_frontend.search`: defaults and bounds of the parameters.
+    pub limits: SearchLimitsConfig,
 }
 
 impl StreamingQuerierService {
@@ -89,7 +92,11 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchRequest>,
     ) -> Result<Response<Self::SearchStream>, Status> {
         let tenants = self.tenants(&request)?;
-        let search = SearchParams::from_grpc(request.get_ref()).validate(tenants, self.timeout)?;
+        let search = SearchParams::from_grpc(request.get_ref()).validate(
+            tenants,
+            self.timeout,
+            &self.limits,
+        )?;
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(stream_search(self.searcher.clone(), search, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
