@@ -195,6 +195,22 @@ impl BenchNode {
         Some(kib * 1024)
     }
 
+    /// CPU time (user + system) the node process has used so far, from `/proc/<pid>/stat`
+    /// (Linux). Clock ticks are taken as 100 per second: the `_SC_CLK_TCK` of every
+    /// mainstream Linux build, and reading it would need `libc`.
+    pub(super) fn cpu_seconds(&self) -> Option<f64> {
+        const TICKS_PER_SECOND: f64 = 100.0;
+        let pid = self.child.as_ref()?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces; count after it.
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let mut fields = after_name.split_whitespace();
+        // After the name: state is field 3, utime field 14, stime field 15.
+        let utime: u64 = fields.nth(11)?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        Some((utime + stime) as f64 / TICKS_PER_SECOND)
+    }
+
     /// Kills the node and waits for it to exit.
     pub(super) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
