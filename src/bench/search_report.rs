@@ -293,8 +293,8 @@ impl SearchBenchReport {
         }
         let _ = writeln!(
             table,
-            "\n{} runs per query after a warm-up; full = limit {FULL_SCAN_LIMIT} (the node caps \
-             it at 262144).\nMB/s = inspectedBytes / wall time; MB/s/core = inspectedBytes / \
+            "\ntimed runs per query: {}, after a warm-up; full = limit {FULL_SCAN_LIMIT} (the node \
+             caps it at 262144).\nMB/s = inspectedBytes / wall time; MB/s/core = inspectedBytes / \
              node CPU time (user + system from /proc, 100 ticks/s assumed); cpu ms per query.\n\
              Goals on full scans: simple filters >= 1000 MB/s/core, structural >= 300 MB/s/core.",
             self.runs
