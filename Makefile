@@ -1,5 +1,5 @@
 # One entry point that mirrors CI. `make verify` only reads; `make fix` rewrites files.
-.PHONY: run test verify fix bench
+.PHONY: run test verify fix bench bench-search
 
 run:
 	cargo run --release --bin spanlake
@@ -22,3 +22,10 @@ fix:
 
 bench:
 	cargo run --release --bin spanlake -- bench ingest
+
+# TraceQL search over SPANS spans in blocks. The data stays in BENCH_SEARCH_DIR, so a second
+# run with the same SPANS searches again without ingesting.
+SPANS ?= 10000000
+BENCH_SEARCH_DIR ?= $${TMPDIR:-/tmp}/spanlake-bench-search-$(SPANS)
+bench-search:
+	cargo run --release --bin spanlake -- bench search --spans $(SPANS) --data-dir "$(BENCH_SEARCH_DIR)"

@@ -24,7 +24,8 @@
 //!   kinds, retries).
 //! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
 //! - [`proto`]: generated `tempopb` types.
-//! - [`bench`](mod@bench): `spanlake bench ingest`, the durable-ingest load generator.
+//! - [`bench`](mod@bench): `spanlake bench …`: ingest, blocks, search and TraceQL
+//!   front-end benchmarks.
 //! - [`traceql`]: the query language: lexer, parser, syntax tree, validation, conformance
 //!   corpus check (`spanlake traceql check`), and the search engine (`eval/`).
 //!

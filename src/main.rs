@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use spanlake::bench::blocks::{BlocksBenchOptions, run_blocks_bench};
 use spanlake::bench::ingest::{IngestBenchOptions, run_ingest_bench};
+use spanlake::bench::search::{SearchBenchOptions, run_search_bench};
 use spanlake::config::{Config, LoadedConfig, LogFormat};
 use spanlake::{Node, api};
 use tracing::{error, info, warn};
@@ -43,7 +44,7 @@ enum Command {
         #[command(subcommand)]
         command: TraceqlCommand,
     },
-    /// Measures the node (`spanlake bench ingest`).
+    /// Measures the node (`spanlake bench ingest|blocks|search|traceql`).
     Bench {
         #[command(subcommand)]
         bench: BenchCommand,
@@ -116,6 +117,30 @@ enum BenchCommand {
         concurrency: usize,
         #[command(flatten)]
         shape: LoadShape,
+    },
+    /// Search: a generated microservice shop of N spans in blocks; TraceQL searches through
+    /// the HTTP API (no match, status 500, structural, a rare value, everything) with
+    /// Grafana's limit and as full scans: latency, MB/s and MB/s per node CPU second.
+    Search {
+        /// Spans to generate.
+        #[arg(long, default_value_t = 10_000_000)]
+        spans: u64,
+        /// Seed of the generated dataset.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Timed runs per query, after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Keeps the node's data here; a dataset made here earlier with the same spans and
+        /// seed is searched again without ingesting.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Requests in flight while ingesting.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Partitions of the node.
+        #[arg(long, default_value_t = 4)]
+        partitions: u32,
     },
 }
 
@@ -275,6 +300,28 @@ fn run_bench(bench: &BenchCommand) -> ExitCode {
                 node_binary,
             };
             runtime.block_on(run_blocks_bench(&options)).map(|report| report.table(&options))
+        }
+        BenchCommand::Search { spans, seed, runs, data_dir, concurrency, partitions } => {
+            let options = SearchBenchOptions {
+                spans: *spans,
+                seed: *seed,
+                runs: *runs,
+                data_dir: data_dir.clone(),
+                concurrency: *concurrency,
+                partitions: *partitions,
+                node_binary,
+            };
+            return match runtime.block_on(run_search_bench(&options)) {
+                Ok(report) => {
+                    print!("{}", report.table());
+                    // Figures of failed or wrong answers mean nothing: say so in the exit code.
+                    if report.problems().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(error) => {
+                    eprintln!("spanlake: {error}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         BenchCommand::Traceql { .. } => return ExitCode::SUCCESS,
     };

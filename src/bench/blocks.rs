@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prost::Message;
-use tonic::transport::Channel;
 
-use crate::bench::ingest::{
-    BenchError, BenchNode, IngestBenchOptions, bench_trace_id, build_request, export,
-    http_get_bytes, tempdir,
+use crate::bench::common::{
+    BenchError, BenchNode, connect_otlp, disk_usage, export_with_retry, http_get_bytes, tempdir,
+    wait_until_in_blocks,
 };
+use crate::bench::ingest::{IngestBenchOptions, bench_trace_id, build_request};
 use crate::model::ids::hex_lower;
 use crate::proto::tempopb;
 
@@ -165,11 +165,7 @@ async fn measure(
         indicatif::ProgressStyle::with_template("ingest {bar:40} {pos}/{len} requests {per_sec}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let channel = Channel::from_shared(format!("http://{}", node.otlp_grpc))
-        .map_err(|error| BenchError::Setup(error.to_string()))?
-        .connect()
-        .await
-        .map_err(|error| BenchError::Setup(format!("cannot connect to the node: {error}")))?;
+    let channel = connect_otlp(node).await?;
     let next = Arc::new(AtomicU64::new(0));
     let wire_bytes = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -187,20 +183,7 @@ async fn measure(
                 }
                 let payload = Bytes::from(build_request(number, &ingest_options).encode_to_vec());
                 let size = payload.len() as u64;
-                let mut attempts = 0;
-                loop {
-                    match export(&mut client, payload.clone()).await {
-                        Ok(()) => break,
-                        Err(error) if attempts < 20 => {
-                            attempts += 1;
-                            tracing::debug!(%error, "export refused, retrying");
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                        Err(error) => {
-                            return Err(BenchError::Setup(format!("export failed: {error}")));
-                        }
-                    }
-                }
+                export_with_retry(&mut client, payload).await?;
                 wire_bytes.fetch_add(size, Ordering::Relaxed);
                 progress.inc(1);
             }
@@ -214,31 +197,7 @@ async fn measure(
     let spans = requests * options.spans_per_request as u64;
 
     let waiting = Instant::now();
-    let flush_bar = indicatif::ProgressBar::new(spans);
-    flush_bar.set_style(
-        indicatif::ProgressStyle::with_template("flush  {bar:40} {pos}/{len} spans in blocks")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let (blocks, spans_flushed, flush_seconds) = loop {
-        let metrics = node.metrics().await.unwrap_or_default();
-        let flushed = metric_sum(&metrics, "spanlake_block_builder_spans_flushed_total");
-        flush_bar.set_position(flushed as u64);
-        if flushed >= spans as f64 && metric_sum(&metrics, "spanlake_live_store_live_traces") == 0.0
-        {
-            break (
-                metric_sum(&metrics, "spanlake_block_builder_blocks_flushed_total"),
-                flushed,
-                metric_sum(&metrics, "spanlake_block_builder_flush_duration_seconds_sum"),
-            );
-        }
-        if waiting.elapsed() > Duration::from_secs(1800) {
-            return Err(BenchError::Setup(
-                "spans did not reach blocks within 30 minutes".to_string(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    flush_bar.finish_and_clear();
+    let flushed = wait_until_in_blocks(node, spans, Duration::from_secs(1800)).await?;
     let flush_wait = waiting.elapsed();
     let (data_bytes, block_bytes) = disk_usage(&data.join("blocks"));
 
@@ -297,9 +256,9 @@ async fn measure(
         wire_bytes: wire_bytes.load(Ordering::Relaxed),
         ingest,
         flush_wait,
-        blocks,
-        spans_flushed,
-        flush_seconds,
+        blocks: flushed.blocks,
+        spans_flushed: flushed.spans_flushed,
+        flush_seconds: flushed.flush_seconds,
         data_bytes,
         block_bytes,
         lookups_cold: [at(&cold, 0.5), at(&cold, 0.99)],
@@ -318,34 +277,4 @@ fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         state ^= state << 17;
         state
     }
-}
-
-/// (data.parquet bytes, all object bytes) under a local blocks directory.
-fn disk_usage(dir: &Path) -> (u64, u64) {
-    let mut data = 0;
-    let mut all = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&path) else { continue };
-        for entry in entries.filter_map(Result::ok) {
-            let Ok(metadata) = entry.metadata() else { continue };
-            if metadata.is_dir() {
-                pending.push(entry.path());
-            } else {
-                all += metadata.len();
-                if entry.file_name() == "data.parquet" {
-                    data += metadata.len();
-                }
-            }
-        }
-    }
-    (data, all)
-}
-
-fn metric_sum(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }

@@ -12,26 +12,21 @@
 //! loader shares the machine with it, as the issue asks. Prints spans/s, MB/s, acknowledgement
 //! latency percentiles, fsync width and the node's peak RSS.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message;
-use thiserror::Error;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::Channel;
 
-/// gRPC path of OTLP trace export.
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+pub use crate::bench::common::BenchError;
+use crate::bench::common::{BenchNode, connect_otlp, export, tempdir};
+
 /// Distinct pre-encoded requests cycled through by the loader.
 const PAYLOAD_POOL: usize = 512;
 
@@ -52,24 +47,6 @@ pub struct IngestBenchOptions {
     pub partitions: u32,
     /// The `spanlake` binary to start as the node.
     pub node_binary: PathBuf,
-}
-
-/// Why the benchmark could not run.
-#[derive(Debug, Error)]
-pub enum BenchError {
-    /// Starting or reaching the node failed.
-    #[error("benchmark setup failed: {0}")]
-    Setup(String),
-    /// Too many requests failed to measure anything meaningful.
-    #[error("{failed} of {total} requests failed; first error: {first}")]
-    Requests {
-        /// Failed requests.
-        failed: u64,
-        /// All requests.
-        total: u64,
-        /// The first failure.
-        first: String,
-    },
 }
 
 /// What a run measured.
@@ -163,12 +140,7 @@ async fn load(
     );
     let mut channels = Vec::new();
     for _ in 0..options.connections.max(1) {
-        let channel = Channel::from_shared(format!("http://{}", node.otlp_grpc))
-            .map_err(|error| BenchError::Setup(error.to_string()))?
-            .connect()
-            .await
-            .map_err(|error| BenchError::Setup(format!("cannot connect to the node: {error}")))?;
-        channels.push(channel);
+        channels.push(connect_otlp(node).await?);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged_spans = Arc::new(AtomicU64::new(0));
@@ -274,23 +246,6 @@ impl WorkerOutcome {
     }
 }
 
-pub(super) async fn export(
-    client: &mut tonic::client::Grpc<Channel>,
-    payload: Bytes,
-) -> Result<(), String> {
-    client.ready().await.map_err(|error| error.to_string())?;
-    let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
-    client
-        .unary::<Bytes, ExportTraceServiceResponse, _>(
-            tonic::Request::new(payload),
-            path,
-            PreEncodedCodec,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
-}
-
 /// A request of `spans_per_request` spans, `spans_per_trace` per trace, unique per `number`.
 pub(super) fn build_request(
     number: u64,
@@ -373,162 +328,6 @@ pub(super) fn bench_trace_id(trace: u64) -> [u8; 16] {
     id[..8].copy_from_slice(&(trace ^ 0x5eed_5eed_5eed_5eed).to_be_bytes());
     id[8..].copy_from_slice(&trace.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
     id
-}
-
-/// Sends pre-encoded bytes as the request message; decodes the response normally.
-#[derive(Debug, Clone, Copy)]
-struct PreEncodedCodec;
-
-impl Codec for PreEncodedCodec {
-    type Encode = Bytes;
-    type Decode = ExportTraceServiceResponse;
-    type Encoder = PreEncodedCodec;
-    type Decoder = PreEncodedCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        PreEncodedCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        PreEncodedCodec
-    }
-}
-
-impl Encoder for PreEncodedCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for PreEncodedCodec {
-    type Item = ExportTraceServiceResponse;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        ExportTraceServiceResponse::decode(bytes)
-            .map(Some)
-            .map_err(|error| tonic::Status::internal(error.to_string()))
-    }
-}
-
-/// The node under test, as a child process.
-pub(super) struct BenchNode {
-    child: Option<Child>,
-    pub(super) http: std::net::SocketAddr,
-    pub(super) otlp_grpc: std::net::SocketAddr,
-}
-
-impl BenchNode {
-    /// Starts the node on `data` (log and blocks under it); `recent_window` is how long
-    /// flushed traces stay in memory; `extra_yaml` adds top-level sections.
-    pub(super) async fn start(
-        binary: &Path,
-        data: &Path,
-        partitions: u32,
-        recent_window: &str,
-        extra_yaml: &str,
-    ) -> Result<BenchNode, BenchError> {
-        let http = free_loopback_addr()?;
-        let otlp_grpc = free_loopback_addr()?;
-        let config = format!(
-            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  log_level: warn\n\
-             distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          enabled: false\n\
-             partitions:\n  count: {partitions}\n\
-             storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n\
-             live_store:\n  max_bytes_per_tenant: 17179869184\n  recent_window: {recent_window}\n\
-             overrides:\n  defaults:\n    ingestion:\n      max_traces_per_user: 100000000\n{extra_yaml}",
-            http.port(),
-            data.join("wal").display(),
-            data.join("blocks").display()
-        );
-        let config_path = data.join("spanlake.yaml");
-        std::fs::write(&config_path, config)
-            .map_err(|error| BenchError::Setup(error.to_string()))?;
-        let child = Command::new(binary)
-            .arg(format!("-config.file={}", config_path.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|error| {
-                BenchError::Setup(format!("cannot start {}: {error}", binary.display()))
-            })?;
-        let node = BenchNode { child: Some(child), http, otlp_grpc };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if http_get(http, "/ready").await.is_some_and(|body| body.starts_with("ready")) {
-                return Ok(node);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(BenchError::Setup("the node did not become ready within 60 s".to_string()))
-    }
-
-    pub(super) async fn metrics(&self) -> Option<String> {
-        http_get(self.http, "/metrics").await
-    }
-
-    /// `VmHWM` of the node process (Linux).
-    pub(super) fn peak_rss(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    }
-
-    pub(super) fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for BenchNode {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A minimal HTTP/1.0 GET over loopback (the benchmark needs no HTTP client crate).
-pub(super) async fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
-    let body = http_get_bytes(addr, path, "*/*").await?;
-    String::from_utf8(body).ok()
-}
-
-/// A minimal HTTP/1.0 GET returning the body of a 200 answer.
-pub(super) async fn http_get_bytes(
-    addr: std::net::SocketAddr,
-    path: &str,
-    accept: &str,
-) -> Option<Vec<u8>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.ok()?;
-    let split = response.windows(4).position(|window| window == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status = head.split_whitespace().nth(1)?;
-    (status == "200").then(|| response[split + 4..].to_vec())
-}
-
-pub(super) fn free_loopback_addr() -> Result<std::net::SocketAddr, BenchError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|error| BenchError::Setup(format!("no free port: {error}")))
-}
-
-pub(super) fn tempdir() -> Result<PathBuf, BenchError> {
-    let path = std::env::temp_dir().join(format!("spanlake-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&path).map_err(|error| BenchError::Setup(error.to_string()))?;
-    Ok(path)
 }
 
 /// (fsyncs, requests they served) from the node's `/metrics`.

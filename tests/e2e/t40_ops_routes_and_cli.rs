@@ -102,3 +102,57 @@ fn the_cli_prints_config_and_names_unknown_keys() {
     assert!(ok);
     assert!(stdout.starts_with("spanlake "), "{stdout}");
 }
+
+/// `spanlake bench search` ingests a generated shop into a node, waits until it is in blocks
+/// and prints one row per query and limit; every row searched blocks and found what the
+/// generator knows matches, including the one trace holding a rare attribute value.
+#[test]
+fn bench_search_prints_a_row_per_query_searched_over_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 temp path");
+    let (ok, stdout, stderr) = spanlake(
+        &["bench", "search", "--spans", "20000", "--runs", "1", "--data-dir", data_arg],
+        &[],
+    );
+    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stdout.contains("PROBLEMS"), "{stdout}");
+    assert!(data.join("spanlake-bench-search.dataset").exists(), "the dataset marker");
+
+    // query limit p50 min traces expected inspected-MB block-MB cpu-ms MB/s MB/s/core
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|columns| columns.len() == 11 && ["20", "full"].contains(&columns[1]))
+        .collect();
+    let expected_rows = [
+        ("no-match", "20"),
+        ("no-match", "full"),
+        ("status-500", "20"),
+        ("status-500", "full"),
+        ("structural", "20"),
+        ("structural", "full"),
+        ("rare-value", "20"),
+        ("rare-value", "full"),
+        ("match-all", "20"),
+    ];
+    assert_eq!(rows.len(), expected_rows.len(), "{stdout}");
+    for (name, limit) in expected_rows {
+        let row = rows
+            .iter()
+            .find(|columns| columns[0] == name && columns[1] == limit)
+            .unwrap_or_else(|| panic!("no row {name} limit {limit} in:\n{stdout}"));
+        let inspected_megabytes: f64 = row[6].parse().expect("inspected MB");
+        assert!(inspected_megabytes > 0.0, "{name} {limit} inspected nothing:\n{stdout}");
+        assert_eq!(row[4], row[5], "{name} {limit}: traces found vs expected:\n{stdout}");
+        if name == "rare-value" {
+            assert!(row[4].parse::<u64>().expect("traces") >= 1, "{stdout}");
+        }
+    }
+    let spans: u64 = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("dataset"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no dataset line in:\n{stdout}"));
+    assert!((20_000..22_000).contains(&spans), "whole traces up to the asked spans: {spans}");
+}
