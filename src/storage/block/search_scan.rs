@@ -27,7 +27,7 @@ use parquet::file::statistics::Statistics;
 
 use super::dictionaries::read_dictionary;
 use super::reader::{BlockDataReader, ObjectReader, READ_BATCH_ROWS, read_error};
-use super::scan_filter::{GroupDictionaries, GroupView, ScanFilter};
+use super::scan_filter::{AbsentKeys, GroupDictionaries, GroupView, ScanFilter};
 use super::schema::{TRACE_END_UNIX_NANO, TRACE_ID, TRACE_START_UNIX_NANO};
 use super::writer::BlockInputTrace;
 use super::{BlockError, Malformed};
@@ -70,11 +70,11 @@ impl BlockDataReader {
         } else {
             let metadata = self.metadata.metadata();
             for unit in self.units(&row_groups) {
-                if !self.unit_may_match(&reader, &unit, filter).await? {
+                let Some(absent) = self.unit_may_match(&reader, &unit, filter).await? else {
                     continue;
-                }
+                };
                 let (candidates, rows, traces) =
-                    self.candidates(reader.clone(), &unit, filter).await?;
+                    self.candidates(reader.clone(), &unit, filter, &absent).await?;
                 counts.rows += rows;
                 counts.traces += traces;
                 if candidates.is_empty() {
@@ -96,13 +96,14 @@ impl BlockDataReader {
     }
 
     /// Whether a unit may hold a matching trace: statistics first, then (when they cannot
-    /// tell) the dictionaries of the string columns the filter tests.
+    /// tell) the dictionaries of the string columns the filter tests. When it may, also
+    /// the attribute keys its generic lists lack (those lists are not read).
     async fn unit_may_match(
         &self,
         reader: &ObjectReader,
         unit: &[usize],
         filter: &ScanFilter,
-    ) -> Result<bool, BlockError> {
+    ) -> Result<Option<AbsentKeys>, BlockError> {
         let metadata = self.metadata.metadata();
         let none = GroupDictionaries::new();
         let views: Vec<GroupView<'_>> = unit
@@ -110,11 +111,11 @@ impl BlockDataReader {
             .map(|&group| GroupView { meta: metadata.row_group(group), dictionaries: &none })
             .collect();
         if !filter.may_match(&views) {
-            return Ok(false);
+            return Ok(None);
         }
         let wanted = filter.dictionary_columns();
         if wanted.is_empty() {
-            return Ok(true);
+            return Ok(Some(AbsentKeys::new()));
         }
         let mut read = Vec::with_capacity(unit.len());
         for &group in unit {
@@ -144,7 +145,7 @@ impl BlockDataReader {
                 dictionaries,
             })
             .collect();
-        Ok(filter.may_match(&views))
+        Ok(filter.may_match(&views).then(|| filter.absent_keys(&views)))
     }
 
     /// Splits `row_groups` into runs that must be read together: consecutive groups where
@@ -188,8 +189,9 @@ impl BlockDataReader {
         reader: ObjectReader,
         unit: &[usize],
         filter: &ScanFilter,
+        absent: &AbsentKeys,
     ) -> Result<(Vec<Range<usize>>, u64, u64), BlockError> {
-        let projection = filter.projection(self.metadata.parquet_schema());
+        let projection = filter.projection(self.metadata.parquet_schema(), absent);
         let mut stream =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.metadata.clone())
                 .with_row_groups(unit.to_vec())
@@ -230,7 +232,7 @@ impl BlockDataReader {
             } else {
                 None
             };
-            let masks = filter.span_masks(&batch).map_err(malformed)?;
+            let masks = filter.span_masks(&batch, absent).map_err(malformed)?;
             for row in 0..batch.num_rows() {
                 let id = ids.value(row);
                 let same = current.as_ref().is_some_and(|tracked| tracked.id == id);

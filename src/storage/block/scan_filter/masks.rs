@@ -5,8 +5,8 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt64Typ
 use arrow_array::{Array, ListArray, RecordBatch, StringArray, StructArray};
 
 use super::{
-    Cond, Leaf, Scalar, Test, attribute_columns, attribute_name, equality, kind_of, ordering_holds,
-    status_of,
+    AbsentKeys, Cond, Leaf, Scalar, Test, attribute_columns, attribute_name, equality, kind_of,
+    ordering_holds, status_of,
 };
 use crate::storage::block::Malformed;
 use crate::storage::block::schema::{
@@ -18,22 +18,26 @@ use crate::traceql::ast::{Static, Status};
 use crate::traceql::pushdown::Target;
 
 impl Cond {
-    pub(super) fn mask(&self, batch: &RecordBatch) -> Result<Vec<bool>, Malformed> {
+    pub(super) fn mask(
+        &self,
+        batch: &RecordBatch,
+        absent: &AbsentKeys,
+    ) -> Result<Vec<bool>, Malformed> {
         let rows = batch.num_rows();
         Ok(match self {
             Cond::Always => vec![true; rows],
-            Cond::Leaf(leaf) => leaf.mask(batch)?,
+            Cond::Leaf(leaf) => leaf.mask(batch, absent)?,
             Cond::All(conds) => {
                 let mut mask = vec![true; rows];
                 for cond in conds {
-                    mask.iter_mut().zip(cond.mask(batch)?).for_each(|(a, b)| *a &= b);
+                    mask.iter_mut().zip(cond.mask(batch, absent)?).for_each(|(a, b)| *a &= b);
                 }
                 mask
             }
             Cond::Any(conds) => {
                 let mut mask = vec![false; rows];
                 for cond in conds {
-                    mask.iter_mut().zip(cond.mask(batch)?).for_each(|(a, b)| *a |= b);
+                    mask.iter_mut().zip(cond.mask(batch, absent)?).for_each(|(a, b)| *a |= b);
                 }
                 mask
             }
@@ -42,7 +46,7 @@ impl Cond {
 }
 
 impl Leaf {
-    fn mask(&self, batch: &RecordBatch) -> Result<Vec<bool>, Malformed> {
+    fn mask(&self, batch: &RecordBatch, absent: &AbsentKeys) -> Result<Vec<bool>, Malformed> {
         let rows = batch.num_rows();
         let test = &self.test;
         Ok(match &self.target {
@@ -111,7 +115,12 @@ impl Leaf {
                 let Some((dedicated, list)) = attribute_columns(target) else {
                     return Ok(vec![true; rows]);
                 };
-                let mut mask = list_mask(batch, list, attribute_name(target), test)?;
+                let name = attribute_name(target);
+                let mut mask = if absent.contains(&(list, name.to_string())) {
+                    vec![false; rows]
+                } else {
+                    list_mask(batch, list, name, test)?
+                };
                 if let Some(dedicated) = dedicated {
                     dedicated_mask(batch, dedicated, test, &mut mask)?;
                 }

@@ -78,6 +78,9 @@ enum Test {
 /// The exhaustive dictionaries read for one row group, by (top-level column, leaf field).
 pub(crate) type GroupDictionaries = HashMap<(&'static str, &'static str), Dictionary>;
 
+/// Generic attribute lists known not to hold a key: (list column, key).
+pub(crate) type AbsentKeys = std::collections::HashSet<(&'static str, String)>;
+
 /// What is known of one row group before reading its data: metadata and dictionaries.
 #[derive(Clone, Copy)]
 pub(crate) struct GroupView<'a> {
@@ -114,13 +117,42 @@ impl ScanFilter {
     }
 
     /// The leaf columns the filter reads, trace id first.
-    pub(crate) fn projection(&self, schema: &SchemaDescriptor) -> ProjectionMask {
+    /// Attribute keys (list, key) the filter tests that no group of `groups` has in its
+    /// generic list, by the exhaustive key dictionaries: those lists need not be read.
+    pub(crate) fn absent_keys(&self, groups: &[GroupView<'_>]) -> AbsentKeys {
+        let mut absent = AbsentKeys::new();
+        for cond in &self.span_conds {
+            cond.for_each_leaf(&mut |leaf| {
+                let Some((_, list)) = attribute_columns(&leaf.target) else {
+                    return;
+                };
+                let key = attribute_name(&leaf.target);
+                let nowhere = groups.iter().all(|group| {
+                    group.dictionaries.get(&(list, ATTR_KEY)).is_some_and(|keys| {
+                        !keys.values.iter().any(|value| value.as_ref() == key.as_bytes())
+                    })
+                });
+                if nowhere {
+                    absent.insert((list, key.to_string()));
+                }
+            });
+        }
+        absent
+    }
+
+    /// The leaf columns the filter reads, trace id first, without the generic lists of
+    /// `absent` keys.
+    pub(crate) fn projection(
+        &self,
+        schema: &SchemaDescriptor,
+        absent: &AbsentKeys,
+    ) -> ProjectionMask {
         let mut wanted: Vec<(&str, &[&str])> = vec![(TRACE_ID, &[])];
         if self.window.is_some() {
             wanted.extend([(TRACE_START_UNIX_NANO, &[][..]), (TRACE_END_UNIX_NANO, &[])]);
         }
         for cond in &self.span_conds {
-            cond.for_each_leaf(&mut |leaf| wanted.extend(leaf.columns()));
+            cond.for_each_leaf(&mut |leaf| wanted.extend(leaf.columns(absent)));
         }
         let leaves = (0..schema.num_columns()).filter(|&index| {
             let parts = schema.column(index).path().parts().to_vec();
@@ -194,8 +226,12 @@ impl ScanFilter {
 
     /// For each span condition, whether each row of `batch` (a [`Self::projection`] read)
     /// may pass it.
-    pub(crate) fn span_masks(&self, batch: &RecordBatch) -> Result<Vec<Vec<bool>>, Malformed> {
-        self.span_conds.iter().map(|cond| cond.mask(batch)).collect()
+    pub(crate) fn span_masks(
+        &self,
+        batch: &RecordBatch,
+        absent: &AbsentKeys,
+    ) -> Result<Vec<Vec<bool>>, Malformed> {
+        self.span_conds.iter().map(|cond| cond.mask(batch, absent)).collect()
     }
 
     /// Whether a trace whose rows gave `held` (per span condition: did any row pass?) may
@@ -284,7 +320,7 @@ fn attribute_name(target: &Target) -> &str {
 
 impl Leaf {
     /// (column, leaf fields; empty = the whole column) read by this leaf.
-    fn columns(&self) -> Vec<(&'static str, &'static [&'static str])> {
+    fn columns(&self, absent: &AbsentKeys) -> Vec<(&'static str, &'static [&'static str])> {
         match &self.target {
             Target::Name => vec![(NAME, &[])],
             Target::StatusMessage => vec![(STATUS_MESSAGE, &[])],
@@ -309,7 +345,9 @@ impl Leaf {
                     Test::Compare(_, Static::Bool(_)) => &[ATTR_KEY, ATTR_TYPE, ATTR_BOOL],
                     _ => &[ATTR_KEY, ATTR_TYPE],
                 };
-                columns.push((list, fields));
+                if !absent.contains(&(list, attribute_name(target).to_string())) {
+                    columns.push((list, fields));
+                }
                 columns
             }
         }
