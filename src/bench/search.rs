@@ -27,8 +27,9 @@ use crate::proto::tempopb;
 
 /// Grafana's default `limit`.
 const GRAFANA_LIMIT: u32 = 20;
-/// A limit no query reaches, so every block is read (the node caps it at 262,144).
-pub(super) const FULL_SCAN_LIMIT: u32 = 1_000_000;
+/// The largest limit the node accepts by default (`max_result_limit`): no query reaches it,
+/// so every block is read.
+pub(super) const FULL_SCAN_LIMIT: u32 = 262_144;
 /// How long a reused node may take to settle (replay and flush what its log still holds).
 const SETTLE_DEADLINE: Duration = Duration::from_secs(600);
 
