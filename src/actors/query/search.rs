@@ -173,6 +173,7 @@ impl Searcher {
                     row_groups: chunk.to_vec(),
                     window: request.window,
                     cancel: cancel.0.clone(),
+                    limit: request.limit,
                 }));
             }
         }

@@ -98,6 +98,9 @@ pub(crate) struct BlockJob {
     pub window: Option<(u64, u64)>,
     /// Set when the search no longer needs answers: the scan stops at the next trace.
     pub cancel: Arc<AtomicBool>,
+    /// The job stops once it has this many matching traces (0: no limit): the search
+    /// cannot use more from one job.
+    pub limit: usize,
 }
 
 /// Runs `plan` on the traces of some row groups of a block, streaming them (one trace in
@@ -125,6 +128,9 @@ pub(crate) async fn search_block(
                 return ControlFlow::Continue(());
             }
             match answer.evaluate(plan, &trace, spans_per_spanset) {
+                Ok(()) if job.limit > 0 && answer.hits.len() >= job.limit => {
+                    ControlFlow::Break(())
+                }
                 Ok(()) => ControlFlow::Continue(()),
                 Err(error) => {
                     failure = Some(error);
