@@ -128,9 +128,7 @@ pub(crate) async fn search_block(
                 return ControlFlow::Continue(());
             }
             match answer.evaluate(plan, &trace, spans_per_spanset) {
-                Ok(()) if job.limit > 0 && answer.hits.len() >= job.limit => {
-                    ControlFlow::Break(())
-                }
+                Ok(()) if job.limit > 0 && answer.hits.len() >= job.limit => ControlFlow::Break(()),
                 Ok(()) => ControlFlow::Continue(()),
                 Err(error) => {
                     failure = Some(error);
