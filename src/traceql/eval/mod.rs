@@ -37,6 +37,8 @@ pub use trace::{AttrValue, Attrs, EvalEvent, EvalLink, EvalScope, EvalSpan, Eval
 pub use value::{HexId, Text, Value};
 
 pub(crate) use ops::swap_operands as swap_cmp;
+pub(crate) use ops::{equality, ordering_holds};
+pub(crate) use trace::{kind_from_code, status_from_code};
 
 use compile::{Compiler, Field};
 use field::{Binding, kind_text, status_text};

@@ -62,7 +62,7 @@ fn ids_equal(a: &str, b: &str) -> bool {
 }
 
 /// `=` / `!=` for types without an order; ordering operators are false.
-fn equality(op: CmpOp, equal: bool) -> bool {
+pub(crate) fn equality(op: CmpOp, equal: bool) -> bool {
     match op {
         CmpOp::Eq => equal,
         CmpOp::Neq => !equal,

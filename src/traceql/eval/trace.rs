@@ -272,7 +272,7 @@ fn id8(bytes: &[u8]) -> [u8; 8] {
 }
 
 /// OTLP `SpanKind` numbers; unknown numbers read as unspecified.
-fn kind_from_code(code: i32) -> Kind {
+pub(crate) fn kind_from_code(code: i32) -> Kind {
     match code {
         1 => Kind::Internal,
         2 => Kind::Server,
@@ -284,7 +284,7 @@ fn kind_from_code(code: i32) -> Kind {
 }
 
 /// OTLP `StatusCode` numbers; unknown numbers read as unset.
-fn status_from_code(code: i32) -> Status {
+pub(crate) fn status_from_code(code: i32) -> Status {
     match code {
         1 => Status::Ok,
         2 => Status::Error,

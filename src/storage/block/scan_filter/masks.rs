@@ -4,10 +4,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt64Type};
 use arrow_array::{Array, ListArray, RecordBatch, StringArray, StructArray};
 
-use super::{
-    AbsentKeys, Cond, Leaf, Scalar, Test, attribute_columns, attribute_name, equality, kind_of,
-    ordering_holds, status_of,
-};
+use super::{AbsentKeys, Cond, Leaf, Scalar, Test, attribute_columns, attribute_name};
 use crate::storage::block::Malformed;
 use crate::storage::block::schema::{
     ATTR_BOOL, ATTR_DOUBLE, ATTR_INT, ATTR_KEY, ATTR_STR, ATTR_TYPE, DURATION_NANO,
@@ -15,6 +12,7 @@ use crate::storage::block::schema::{
     ValueType,
 };
 use crate::traceql::ast::{Static, Status};
+use crate::traceql::eval::{equality, kind_from_code, ordering_holds, status_from_code};
 use crate::traceql::pushdown::Target;
 
 impl Cond {
@@ -75,7 +73,7 @@ impl Leaf {
                         let status = if codes.is_null(row) {
                             Status::Unset
                         } else {
-                            status_of(codes.value(row))
+                            status_from_code(codes.value(row))
                         };
                         equality(*op, status == *wanted)
                     })
@@ -88,7 +86,11 @@ impl Leaf {
                 let Test::Compare(op, Static::Kind(wanted)) = test else {
                     return Ok(vec![true; rows]);
                 };
-                kinds.values().iter().map(|&code| equality(*op, kind_of(code) == *wanted)).collect()
+                kinds
+                    .values()
+                    .iter()
+                    .map(|&code| equality(*op, kind_from_code(code) == *wanted))
+                    .collect()
             }
             Target::Duration => {
                 let durations = column(batch, DURATION_NANO)?

@@ -34,7 +34,8 @@ use super::schema::{
     TRACE_START_UNIX_NANO,
 };
 use crate::traceql::anchored_regex;
-use crate::traceql::ast::{CmpOp, Kind, Static, Status};
+use crate::traceql::ast::{CmpOp, Kind, Static};
+use crate::traceql::eval::{equality, ordering_holds};
 use crate::traceql::pushdown::{LeafTest, SpanCond, Target, TraceCond};
 
 /// Why a filter could not be built.
@@ -385,26 +386,6 @@ fn compare(op: CmpOp, value: Scalar<'_>, literal: &Static) -> bool {
     }
 }
 
-fn ordering_holds(op: CmpOp, ordering: std::cmp::Ordering) -> bool {
-    use std::cmp::Ordering::*;
-    match op {
-        CmpOp::Eq => ordering == Equal,
-        CmpOp::Neq => ordering != Equal,
-        CmpOp::Lt => ordering == Less,
-        CmpOp::Lte => ordering != Greater,
-        CmpOp::Gt => ordering == Greater,
-        CmpOp::Gte => ordering != Less,
-    }
-}
-
-fn equality(op: CmpOp, equal: bool) -> bool {
-    match op {
-        CmpOp::Eq => equal,
-        CmpOp::Neq => !equal,
-        _ => false,
-    }
-}
-
 fn kind_code(kind: Kind) -> i64 {
     match kind {
         Kind::Unspecified => 0,
@@ -413,27 +394,6 @@ fn kind_code(kind: Kind) -> i64 {
         Kind::Client => 3,
         Kind::Producer => 4,
         Kind::Consumer => 5,
-    }
-}
-
-/// As the engine maps OTLP kind numbers (unknown numbers are unspecified).
-fn kind_of(code: i32) -> Kind {
-    match code {
-        1 => Kind::Internal,
-        2 => Kind::Server,
-        3 => Kind::Client,
-        4 => Kind::Producer,
-        5 => Kind::Consumer,
-        _ => Kind::Unspecified,
-    }
-}
-
-/// As the engine maps OTLP status codes (unknown numbers are unset).
-fn status_of(code: i32) -> Status {
-    match code {
-        1 => Status::Ok,
-        2 => Status::Error,
-        _ => Status::Unset,
     }
 }
 
