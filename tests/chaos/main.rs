@@ -267,11 +267,7 @@ async fn a_corrupt_block_does_not_hide_other_traces() {
     let mut client = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
     let first = spans::request(&[1, 2, 3], 2);
     client.export(first.clone(), None).await.expect("acknowledged");
-    wait_for("the first block", Duration::from_secs(30), || async {
-        harness::metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
-            && harness::metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
-    })
-    .await;
+    harness::wait_until_in_blocks_and_evicted(&tempo, "the first block").await;
     let second = spans::request(&[4, 5, 6], 2);
     client.export(second.clone(), None).await.expect("acknowledged");
     wait_for("the second block", Duration::from_secs(30), || async {

@@ -10,6 +10,7 @@ use crate::harness::oracle::AckOracle;
 use crate::harness::spans::{self, hex};
 use crate::harness::{
     TestNode, assert_no_overlapping_blocks, flush_blocks_quickly, metric_sum, wait_for,
+    wait_until_in_blocks_and_evicted,
 };
 
 fn sorted(mut spans: Vec<Span>) -> Vec<Span> {
@@ -29,11 +30,7 @@ async fn round_trip_through_blocks(node: &TestNode) {
         oracle.acknowledged(&request);
         sent.push(request);
     }
-    wait_for("every span in blocks and evicted from memory", Duration::from_secs(30), || async {
-        metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
-            && metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
-    })
-    .await;
+    wait_until_in_blocks_and_evicted(&tempo, "every span in blocks and evicted from memory").await;
     for request in &sent {
         for seed_span in spans::spans_of(request).chunks(4) {
             let trace = hex(&seed_span[0].trace_id);

@@ -10,10 +10,8 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use prost::Message;
 use serde_json::{Value, json};
 
-use std::time::Duration;
-
 use crate::harness::clients::OtlpGrpc;
-use crate::harness::{TestNode, flush_blocks_quickly, metric_sum, wait_for};
+use crate::harness::{TestNode, flush_blocks_quickly, wait_until_in_blocks_and_evicted};
 
 const SECOND: u64 = 1_000_000_000;
 /// 2023-11-14T22:13:20Z: fixed, so expected JSON is fixed.
@@ -348,11 +346,7 @@ async fn search_finds_traces_in_blocks() {
     let (_, live) = search(&node, query, &window).await;
     assert_eq!(trace_ids(&live), ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]);
 
-    wait_for("the traces in blocks and evicted from memory", Duration::from_secs(30), || async {
-        metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
-            && metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
-    })
-    .await;
+    wait_until_in_blocks_and_evicted(&tempo, "the traces in blocks and evicted from memory").await;
     let (status, from_blocks) = search(&node, query, &window).await;
     assert_eq!(status, 200, "{from_blocks}");
     assert_eq!(from_blocks["traces"], live["traces"], "same answer from blocks as from memory");

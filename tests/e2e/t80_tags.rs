@@ -2,8 +2,6 @@
 //! sent over OTLP/gRPC, their names and values listed from live data, then the same answers
 //! from block tag dictionaries once the traces have left the live-store.
 
-use std::time::Duration;
-
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -15,7 +13,9 @@ use serde_json::{Value, json};
 use spanlake::proto::tempopb;
 
 use crate::harness::clients::{OtlpGrpc, TempoClient};
-use crate::harness::{TestNode, flush_blocks_quickly, local_block_ranges, metric_sum, wait_for};
+use crate::harness::{
+    TestNode, flush_blocks_quickly, local_block_ranges, wait_until_in_blocks_and_evicted,
+};
 
 const SECOND: u64 = 1_000_000_000;
 /// 2023-11-14T22:13:20Z: fixed, so a `start`/`end` window around it is fixed too.
@@ -421,11 +421,7 @@ async fn the_same_tags_come_from_block_dictionaries_after_eviction() {
     let tempo = node.tempo();
     let mut grpc = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
     grpc.export(shop(), None).await.expect("export acknowledged");
-    wait_for("the trace in a block and evicted from memory", Duration::from_secs(30), || async {
-        metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
-            && metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
-    })
-    .await;
+    wait_until_in_blocks_and_evicted(&tempo, "the trace in a block and evicted from memory").await;
 
     tracing::info!("--- no window: live data only, and there is none");
     {

@@ -251,6 +251,16 @@ pub async fn metric_sum(tempo: &clients::TempoClient, name: &str) -> f64 {
         .sum()
 }
 
+/// Waits (30 s deadline) until the node has flushed at least one block and holds no live
+/// trace: whatever was acknowledged before is in blocks and out of memory.
+pub async fn wait_until_in_blocks_and_evicted(tempo: &clients::TempoClient, what: &str) {
+    wait_for(what, Duration::from_secs(30), || async {
+        metric_sum(tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
+            && metric_sum(tempo, "spanlake_live_store_live_traces").await == 0.0
+    })
+    .await;
+}
+
 /// Block ids under a local blocks directory, per tenant: `(partition, first, last)`.
 pub fn local_block_ranges(blocks_dir: &Path) -> Vec<(String, u32, u64, u64)> {
     let mut ranges = Vec::new();

@@ -15,7 +15,7 @@ use tracing::info;
 
 use super::connect;
 use crate::harness::clients::OtlpGrpc;
-use crate::harness::{TestNode, flush_blocks_quickly, metric_sum, wait_for};
+use crate::harness::{TestNode, flush_blocks_quickly, wait_for, wait_until_in_blocks_and_evicted};
 use crate::t70_search::urlencode;
 use crate::t80_tags::{INTRINSICS, shop};
 
@@ -432,11 +432,7 @@ async fn grpc_tag_methods_read_block_dictionaries_in_a_window() {
     let tempo = node.tempo();
     let mut otlp = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
     otlp.export(shop(), None).await.expect("export acknowledged");
-    wait_for("the trace in a block and evicted from memory", Duration::from_secs(30), || async {
-        metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
-            && metric_sum(&tempo, "spanlake_live_store_live_traces").await == 0.0
-    })
-    .await;
+    wait_until_in_blocks_and_evicted(&tempo, "the trace in a block and evicted from memory").await;
     let mut client = connect(&node).await;
 
     let live_only = tags_v2(&mut client, &node, tags_request("", ""), None).await;
