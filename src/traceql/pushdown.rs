@@ -124,12 +124,18 @@ impl TraceCond {
             }
             // Every child is visited (no short cut) so the numbering stays aligned.
             TraceCond::All(conds) => {
-                let results: Vec<bool> = conds.iter().map(|c| c.holds_at(held, next)).collect();
-                results.into_iter().all(|result| result)
+                let mut all = true;
+                for cond in conds {
+                    all &= cond.holds_at(held, next);
+                }
+                all
             }
             TraceCond::Any(conds) => {
-                let results: Vec<bool> = conds.iter().map(|c| c.holds_at(held, next)).collect();
-                results.into_iter().any(|result| result)
+                let mut any = false;
+                for cond in conds {
+                    any |= cond.holds_at(held, next);
+                }
+                any
             }
         }
     }
