@@ -82,10 +82,12 @@ pub(crate) fn nested_set(spans: &[SpanLink<'_>]) -> Vec<NestedSet> {
     for root in roots {
         numbering.number_tree(root, 0, &children);
     }
-    // Whatever no root reached hangs off a parent cycle: cut each cycle at its first span.
+    // Whatever no root reached hangs off a parent cycle: cut each cycle at its first span in
+    // sibling order (not input order: the same trace must number the same however its
+    // spans arrive, live or read back from a block).
     for position in 0..spans.len() {
         if numbering.result[position].is_none() {
-            let cut = first_span_of_cycle_above(position, &parent_of);
+            let cut = first_span_of_cycle_above(position, &parent_of, sibling_order);
             numbering.number_tree(cut, 0, &children);
         }
     }
@@ -93,8 +95,12 @@ pub(crate) fn nested_set(spans: &[SpanLink<'_>]) -> Vec<NestedSet> {
 }
 
 /// Walks up parent links from a span no root reaches (so the walk must meet a cycle) and
-/// returns the cycle's span with the lowest input position.
-fn first_span_of_cycle_above(start: usize, parent_of: &[Option<usize>]) -> usize {
+/// returns the cycle's span that comes first by `order`.
+fn first_span_of_cycle_above<K: Ord>(
+    start: usize,
+    parent_of: &[Option<usize>],
+    order: impl Fn(&usize) -> K,
+) -> usize {
     let mut seen = std::collections::HashSet::new();
     let mut current = start;
     while seen.insert(current) {
@@ -107,7 +113,9 @@ fn first_span_of_cycle_above(start: usize, parent_of: &[Option<usize>]) -> usize
     let mut lowest = current;
     let mut member = parent_of[current].unwrap_or(current);
     while member != current {
-        lowest = lowest.min(member);
+        if order(&member) < order(&lowest) {
+            lowest = member;
+        }
         member = parent_of[member].unwrap_or(current);
     }
     lowest

@@ -14,6 +14,7 @@ use prost::Message;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::model::ids::hex_lower;
 use crate::proto::tempopb;
+use crate::storage::block::eval_decode::EvalNeeds;
 use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::{BlockDataReader, BlockMeta};
 use crate::traceql::ast::Status;
@@ -114,14 +115,14 @@ pub(crate) async fn search_block(
 ) -> Result<SearchAnswer, SearchJobError> {
     let filter = ScanFilter::new(plan.necessary_condition().clone(), job.window)
         .map_err(|error| SearchJobError::Query(error.to_string()))?;
+    let needs = EvalNeeds::of_plan(plan);
     let mut answer = SearchAnswer::default();
     let mut failure = None;
     let counts = reader
-        .scan_filtered(job.row_groups.clone(), &filter, |input| {
+        .scan_filtered(job.row_groups.clone(), &filter, &needs, |trace| {
             if job.cancel.load(Ordering::Relaxed) {
                 return ControlFlow::Break(());
             }
-            let trace = EvalTrace::from_otlp(input.trace_id, input.resource_spans);
             if let Some((start, end)) = job.window
                 && (trace.start_unix_nano > end || trace.end_unix_nano < start)
             {

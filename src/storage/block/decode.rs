@@ -44,7 +44,7 @@ pub(crate) struct DecodedRow {
     pub nested_set_parent: u32,
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Malformed> {
+pub(super) fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Malformed> {
     batch
         .column_by_name(name)
         .map(|array| array.as_ref())
@@ -55,22 +55,22 @@ fn shape(name: &str) -> Malformed {
     Malformed(format!("column {name} has an unexpected type"))
 }
 
-fn primitive<'a, T: ArrowPrimitiveType>(
+pub(super) fn primitive<'a, T: ArrowPrimitiveType>(
     batch: &'a RecordBatch,
     name: &str,
 ) -> Result<&'a PrimitiveArray<T>, Malformed> {
     column(batch, name)?.as_primitive_opt::<T>().ok_or_else(|| shape(name))
 }
 
-fn string<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, Malformed> {
+pub(super) fn string<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, Malformed> {
     column(batch, name)?.as_string_opt::<i32>().ok_or_else(|| shape(name))
 }
 
-fn binary<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a BinaryArray, Malformed> {
+pub(super) fn binary<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a BinaryArray, Malformed> {
     column(batch, name)?.as_binary_opt::<i32>().ok_or_else(|| shape(name))
 }
 
-fn fixed<'a>(
+pub(super) fn fixed<'a>(
     batch: &'a RecordBatch,
     name: &str,
     width: i32,
@@ -252,7 +252,7 @@ impl<'a> SpanBatchColumns<'a> {
 }
 
 /// The events column, flattened.
-struct EventColumns<'a> {
+pub(super) struct EventColumns<'a> {
     lists: &'a ListArray,
     time: &'a UInt64Array,
     name: &'a StringArray,
@@ -261,7 +261,7 @@ struct EventColumns<'a> {
 }
 
 impl<'a> EventColumns<'a> {
-    fn new(batch: &'a RecordBatch) -> Result<Self, Malformed> {
+    pub(super) fn new(batch: &'a RecordBatch) -> Result<Self, Malformed> {
         let (lists, items) = list(batch, EVENTS)?;
         if items.num_columns() != 4 {
             return Err(shape(EVENTS));
@@ -278,7 +278,7 @@ impl<'a> EventColumns<'a> {
         })
     }
 
-    fn events(&self, row: usize) -> Result<Vec<Event>, Malformed> {
+    pub(super) fn events(&self, row: usize) -> Result<Vec<Event>, Malformed> {
         let offsets = self.lists.value_offsets();
         (offsets[row] as usize..offsets[row + 1] as usize)
             .map(|event| {
@@ -294,7 +294,7 @@ impl<'a> EventColumns<'a> {
 }
 
 /// The links column, flattened.
-struct LinkColumns<'a> {
+pub(super) struct LinkColumns<'a> {
     lists: &'a ListArray,
     trace_id: &'a BinaryArray,
     span_id: &'a BinaryArray,
@@ -305,7 +305,7 @@ struct LinkColumns<'a> {
 }
 
 impl<'a> LinkColumns<'a> {
-    fn new(batch: &'a RecordBatch) -> Result<Self, Malformed> {
+    pub(super) fn new(batch: &'a RecordBatch) -> Result<Self, Malformed> {
         let (lists, items) = list(batch, LINKS)?;
         if items.num_columns() != 6 {
             return Err(shape(LINKS));
@@ -326,7 +326,7 @@ impl<'a> LinkColumns<'a> {
         })
     }
 
-    fn links(&self, row: usize) -> Result<Vec<Link>, Malformed> {
+    pub(super) fn links(&self, row: usize) -> Result<Vec<Link>, Malformed> {
         let offsets = self.lists.value_offsets();
         (offsets[row] as usize..offsets[row + 1] as usize)
             .map(|link| {

@@ -20,6 +20,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 
 use super::Malformed;
 use super::schema::{DedicatedColumn, DedicatedType};
+use crate::traceql::eval::AttrValue;
 
 /// A dedicated value, borrowed from the input.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,19 +169,7 @@ impl<'a> DedicatedColumns<'a> {
     ) -> Result<Self, Malformed> {
         let columns = table
             .iter()
-            .map(|column| {
-                let shape = || Malformed(format!("dedicated column {} is missing", column.column));
-                let array = batch.column_by_name(column.column).ok_or_else(shape)?;
-                match column.value_type {
-                    DedicatedType::String => {
-                        array.as_string_opt::<i32>().map(DedicatedArray::String).ok_or_else(shape)
-                    }
-                    DedicatedType::Int => array
-                        .as_primitive_opt::<Int64Type>()
-                        .map(DedicatedArray::Int)
-                        .ok_or_else(shape),
-                }
-            })
+            .map(|column| dedicated_array(batch, column))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(DedicatedColumns { table, columns })
     }
@@ -225,6 +214,63 @@ impl<'a> DedicatedColumns<'a> {
             generic.insert(index, attribute);
         }
         Ok(generic)
+    }
+}
+
+fn dedicated_array<'a>(
+    batch: &'a RecordBatch,
+    column: &DedicatedColumn,
+) -> Result<DedicatedArray<'a>, Malformed> {
+    let shape = || Malformed(format!("dedicated column {} is missing", column.column));
+    let array = batch.column_by_name(column.column).ok_or_else(shape)?;
+    match column.value_type {
+        DedicatedType::String => {
+            array.as_string_opt::<i32>().map(DedicatedArray::String).ok_or_else(shape)
+        }
+        DedicatedType::Int => {
+            array.as_primitive_opt::<Int64Type>().map(DedicatedArray::Int).ok_or_else(shape)
+        }
+    }
+}
+
+/// Some dedicated columns of a table read without the generic list (a search that knows
+/// the list lacks the keys it wants): their values in table order, typed for the engine.
+pub(crate) struct DedicatedSubset<'a> {
+    columns: Vec<(&'static str, DedicatedArray<'a>)>,
+}
+
+impl<'a> DedicatedSubset<'a> {
+    /// The columns of `table` whose attribute `wanted` accepts; they must be in `batch`.
+    pub(crate) fn new(
+        batch: &'a RecordBatch,
+        table: &'static [DedicatedColumn],
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Self, Malformed> {
+        let columns = table
+            .iter()
+            .filter(|column| wanted(column.attribute))
+            .map(|column| Ok((column.attribute, dedicated_array(batch, column)?)))
+            .collect::<Result<Vec<_>, Malformed>>()?;
+        Ok(DedicatedSubset { columns })
+    }
+
+    /// The values `row` has, as (key, value) in table order.
+    pub(crate) fn values(&self, row: usize) -> Vec<(String, AttrValue)> {
+        self.columns
+            .iter()
+            .filter_map(|(key, array)| {
+                let value = match array {
+                    DedicatedArray::String(array) if array.is_valid(row) => {
+                        AttrValue::Str(array.value(row).to_string())
+                    }
+                    DedicatedArray::Int(array) if array.is_valid(row) => {
+                        AttrValue::Int(array.value(row))
+                    }
+                    _ => return None,
+                };
+                Some((key.to_string(), value))
+            })
+            .collect()
     }
 }
 

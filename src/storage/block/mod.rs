@@ -56,6 +56,7 @@ pub(crate) mod bloom;
 mod decode;
 mod dedicated;
 mod dictionaries;
+pub(crate) mod eval_decode;
 pub(crate) mod meta;
 pub(crate) mod reader;
 mod rows;

@@ -3,15 +3,18 @@
 //!
 //! ```text
 //!  row groups ──units──► runs of groups that share a trace (a trace is never split by a skip)
-//!   per unit:  statistics ──ScanFilter::may_match──► skip the unit
+//!   per unit:  statistics, then dictionaries ──ScanFilter::may_match──► skip the unit
 //!              pass 1: trace id + the filter's columns, every row ──► candidate traces
 //!                      (row ranges), the rest never decoded
-//!              pass 2: every column, candidate rows only (RowSelection; the page index
-//!                      turns it into page reads) ──► assembled traces ──► on_trace
+//!              pass 2: the columns the query reads (eval_decode), candidate rows only
+//!                      (RowSelection; the page index turns it into page reads)
+//!                      ──► evaluation traces ──► on_trace
 //! ```
 //!
 //! Pass 1 reads a few columns of every row (a `kind` or a status code is a few bits per row
-//! once decoded from its dictionary); pass 2 reads the whole rows of candidate traces only.
+//! once decoded from its dictionary); pass 2 reads, for candidate traces only, the ids, tree,
+//! intrinsics and the attributes the query names. A filter that keeps everything (`{ }`)
+//! skips pass 1.
 //! `on_trace` may stop the scan (enough results, or the search is cancelled).
 
 use std::ops::{ControlFlow, Range};
@@ -26,11 +29,12 @@ use parquet::arrow::arrow_reader::RowSelection;
 use parquet::file::statistics::Statistics;
 
 use super::dictionaries::read_dictionary;
+use super::eval_decode::{EvalNeeds, UnitRead};
 use super::reader::{BlockDataReader, ObjectReader, READ_BATCH_ROWS, read_error};
 use super::scan_filter::{AbsentKeys, GroupDictionaries, GroupView, ScanFilter};
 use super::schema::{TRACE_END_UNIX_NANO, TRACE_ID, TRACE_START_UNIX_NANO};
-use super::writer::BlockInputTrace;
 use super::{BlockError, Malformed};
+use crate::traceql::eval::EvalTrace;
 
 /// What a filtered scan read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +47,14 @@ pub(crate) struct ScanCounts {
     pub bytes: u64,
 }
 
+/// What a unit's statistics and dictionaries told about it.
+struct UnitKnowledge {
+    /// Generic lists lacking a key the filter tests.
+    absent: AbsentKeys,
+    /// How pass 2 reads its attributes.
+    read: UnitRead,
+}
+
 /// A trace being tracked through pass 1.
 struct Tracked {
     id: [u8; 16],
@@ -52,29 +64,30 @@ struct Tracked {
 }
 
 impl BlockDataReader {
-    /// Streams the traces of `row_groups` that `filter` keeps, in row order (see the module
-    /// documentation). A trace the filter keeps still has to be evaluated by the caller.
+    /// Streams the traces of `row_groups` that `filter` keeps, in row order, built with what
+    /// `needs` asks for (see the module documentation). A trace the filter keeps still has
+    /// to be evaluated by the caller.
     pub(crate) async fn scan_filtered(
         &self,
         row_groups: Vec<usize>,
         filter: &ScanFilter,
-        mut on_trace: impl FnMut(BlockInputTrace) -> ControlFlow<()>,
+        needs: &EvalNeeds,
+        mut on_trace: impl FnMut(EvalTrace) -> ControlFlow<()>,
     ) -> Result<ScanCounts, BlockError> {
         let fetched = Arc::new(AtomicU64::new(0));
         let reader = self.reader.counting(Arc::clone(&fetched));
+        let metadata = self.metadata.metadata();
+        let everything = filter.keeps_everything();
         let mut counts = ScanCounts::default();
-        if filter.keeps_everything() {
-            let scan = self.scan_rows(reader, row_groups, None, &mut on_trace).await?;
-            counts.rows = scan.rows;
-            counts.traces = scan.traces;
-        } else {
-            let metadata = self.metadata.metadata();
-            for unit in self.units(&row_groups) {
-                let Some(absent) = self.unit_may_match(&reader, &unit, filter).await? else {
-                    continue;
-                };
+        for unit in self.units(&row_groups) {
+            let Some(known) = self.unit_may_match(&reader, &unit, filter, needs).await? else {
+                continue;
+            };
+            let selection = if everything {
+                None
+            } else {
                 let (candidates, rows, traces) =
-                    self.candidates(reader.clone(), &unit, filter, &absent).await?;
+                    self.candidates(reader.clone(), &unit, filter, &known.absent).await?;
                 counts.rows += rows;
                 counts.traces += traces;
                 if candidates.is_empty() {
@@ -82,13 +95,17 @@ impl BlockDataReader {
                 }
                 let total: usize =
                     unit.iter().map(|&group| metadata.row_group(group).num_rows() as usize).sum();
-                let selection =
-                    RowSelection::from_consecutive_ranges(candidates.into_iter(), total);
-                let scan =
-                    self.scan_rows(reader.clone(), unit, Some(selection), &mut on_trace).await?;
-                if scan.stopped {
-                    break;
-                }
+                Some(RowSelection::from_consecutive_ranges(candidates.into_iter(), total))
+            };
+            let scan = self
+                .scan_eval(reader.clone(), unit, selection, needs, known.read, &mut on_trace)
+                .await?;
+            if everything {
+                counts.rows += scan.rows;
+                counts.traces += scan.traces;
+            }
+            if scan.stopped {
+                break;
             }
         }
         counts.bytes = fetched.load(Ordering::Relaxed);
@@ -97,35 +114,63 @@ impl BlockDataReader {
 
     /// Whether a unit may hold a matching trace: statistics first, then (when they cannot
     /// tell) the dictionaries of the string columns the filter tests. When it may, also
-    /// the attribute keys its generic lists lack (those lists are not read).
+    /// the attribute keys its generic lists lack (those lists are not read) and how pass 2
+    /// reads its attributes (by the key dictionaries).
     async fn unit_may_match(
         &self,
         reader: &ObjectReader,
         unit: &[usize],
         filter: &ScanFilter,
-    ) -> Result<Option<AbsentKeys>, BlockError> {
-        let metadata = self.metadata.metadata();
-        let none = GroupDictionaries::new();
-        let views: Vec<GroupView<'_>> = unit
-            .iter()
-            .map(|&group| GroupView { meta: metadata.row_group(group), dictionaries: &none })
-            .collect();
-        if !filter.may_match(&views) {
+        needs: &EvalNeeds,
+    ) -> Result<Option<UnitKnowledge>, BlockError> {
+        let mut read: Vec<GroupDictionaries> =
+            unit.iter().map(|_| GroupDictionaries::new()).collect();
+        if !filter.may_match(&self.views(unit, &read)) {
             return Ok(None);
         }
-        let wanted = filter.dictionary_columns();
-        if wanted.is_empty() {
-            return Ok(Some(AbsentKeys::new()));
+        // The filter's dictionaries first: when they rule the unit out, pass 2's key
+        // dictionaries are never fetched.
+        let filter_columns = filter.dictionary_columns();
+        if !filter_columns.is_empty() {
+            self.read_dictionaries(reader, unit, &filter_columns, &mut read).await?;
+            let views = self.views(unit, &read);
+            if !filter.may_match(&views) {
+                return Ok(None);
+            }
         }
-        let mut read = Vec::with_capacity(unit.len());
-        for &group in unit {
-            let mut dictionaries = GroupDictionaries::new();
+        let key_columns: Vec<_> = needs
+            .key_dictionary_columns()
+            .into_iter()
+            .filter(|column| !filter_columns.contains(column))
+            .collect();
+        self.read_dictionaries(reader, unit, &key_columns, &mut read).await?;
+        let views = self.views(unit, &read);
+        Ok(Some(UnitKnowledge {
+            absent: filter.absent_keys(&views),
+            read: needs.unit_read(&views),
+        }))
+    }
+
+    /// Adds the exhaustive dictionaries of `columns` (list or column, leaf) of each group of
+    /// `unit` to `into` (one map per group).
+    async fn read_dictionaries(
+        &self,
+        reader: &ObjectReader,
+        unit: &[usize],
+        columns: &[(&'static str, &'static str)],
+        into: &mut [GroupDictionaries],
+    ) -> Result<(), BlockError> {
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let metadata = self.metadata.metadata();
+        for (&group, dictionaries) in unit.iter().zip(into.iter_mut()) {
             for chunk in metadata.row_group(group).columns() {
                 let parts = chunk.column_descr().path().parts();
                 let (Some(top), Some(leaf)) = (parts.first(), parts.last()) else {
                     continue;
                 };
-                let Some(&key) = wanted.iter().find(|(t, l)| t == top && l == leaf) else {
+                let Some(&key) = columns.iter().find(|(t, l)| t == top && l == leaf) else {
                     continue;
                 };
                 let dictionary = read_dictionary(&mut reader.clone(), chunk)
@@ -135,17 +180,19 @@ impl BlockDataReader {
                     dictionaries.insert(key, dictionary);
                 }
             }
-            read.push(dictionaries);
         }
-        let views: Vec<GroupView<'_>> = unit
-            .iter()
-            .zip(&read)
+        Ok(())
+    }
+
+    fn views<'a>(&'a self, unit: &[usize], read: &'a [GroupDictionaries]) -> Vec<GroupView<'a>> {
+        let metadata = self.metadata.metadata();
+        unit.iter()
+            .zip(read)
             .map(|(&group, dictionaries)| GroupView {
                 meta: metadata.row_group(group),
                 dictionaries,
             })
-            .collect();
-        Ok(filter.may_match(&views).then(|| filter.absent_keys(&views)))
+            .collect()
     }
 
     /// Splits `row_groups` into runs that must be read together: consecutive groups where

@@ -38,7 +38,7 @@ pub use value::{HexId, Text, Value};
 
 pub(crate) use ops::swap_operands as swap_cmp;
 pub(crate) use ops::{equality, ordering_holds};
-pub(crate) use trace::{kind_from_code, status_from_code};
+pub(crate) use trace::{eval_event, eval_link, eval_scope, id8, kind_from_code, status_from_code};
 
 use compile::{Compiler, Field};
 use field::{Binding, kind_text, status_text};
@@ -55,6 +55,7 @@ pub struct SearchPlan {
     pipeline: CompiledPipeline,
     returned: Vec<FieldRef>,
     returned_compiled: Vec<Field>,
+    read: Vec<FieldRef>,
     noop: bool,
     necessary: TraceCond,
 }
@@ -68,14 +69,17 @@ impl SearchPlan {
         };
         let mut compiler = Compiler::default();
         let compiled = CompiledPipeline::compile(pipeline, &mut compiler)?;
-        let mut returned = Vec::new();
-        collect_pipeline_fields(pipeline, &mut returned);
+        let mut read = Vec::new();
+        collect_pipeline_fields(pipeline, &mut read);
+        let returned: Vec<FieldRef> =
+            read.iter().filter(|field| is_returned(field)).cloned().collect();
         let returned_compiled =
             returned.iter().map(Field::compile).collect::<Result<Vec<_>, _>>()?;
         Ok(SearchPlan {
             pipeline: compiled,
             returned,
             returned_compiled,
+            read,
             noop: never_matches(pipeline),
             necessary: TraceCond::of_query(query),
         })
@@ -98,6 +102,13 @@ impl SearchPlan {
     /// except name, duration, trace-level intrinsics and ids (§6).
     pub fn returned_fields(&self) -> &[FieldRef] {
         &self.returned
+    }
+
+    /// Every field the query reads (conditions, aggregates, `by()`, `select()`), in query
+    /// order without repeats: a trace model holding these (plus what a hit reports) gives
+    /// the same results as the whole trace.
+    pub fn read_fields(&self) -> &[FieldRef] {
+        &self.read
     }
 
     /// What a trace must contain to possibly match (for storage to skip the rest).
@@ -188,7 +199,7 @@ fn is_returned(field: &FieldRef) -> bool {
 }
 
 fn push_field(field: &FieldRef, fields: &mut Vec<FieldRef>) {
-    if is_returned(field) && !fields.contains(field) {
+    if !fields.contains(field) {
         fields.push(field.clone());
     }
 }

@@ -44,7 +44,7 @@ impl Attrs {
     }
 
     /// Converts OTLP key/values, dropping the values TraceQL cannot use.
-    fn from_otlp(attributes: Vec<KeyValue>) -> Attrs {
+    pub(crate) fn from_otlp(attributes: Vec<KeyValue>) -> Attrs {
         Attrs(
             attributes
                 .into_iter()
@@ -162,6 +162,19 @@ impl EvalTrace {
                 );
             }
         }
+        EvalTrace::assemble(trace_id, spans, resources, scopes)
+    }
+
+    /// Builds a trace from spans already converted (`resource`/`scope` indices into the
+    /// given lists; tree positions unset): numbers the tree, finds the root and the bounds,
+    /// as [`EvalTrace::from_otlp`] does. Storage uses it to build a trace from the columns a
+    /// query reads.
+    pub(crate) fn assemble(
+        trace_id: TraceId,
+        mut spans: Vec<EvalSpan>,
+        resources: Vec<Attrs>,
+        scopes: Vec<EvalScope>,
+    ) -> EvalTrace {
         number_tree(&mut spans);
 
         let root = spans
@@ -212,7 +225,8 @@ fn index_u32(index: usize) -> u32 {
     u32::try_from(index).unwrap_or(u32::MAX)
 }
 
-fn eval_scope(scope: Option<InstrumentationScope>) -> EvalScope {
+/// Converts an OTLP scope; none is the empty scope.
+pub(crate) fn eval_scope(scope: Option<InstrumentationScope>) -> EvalScope {
     let Some(scope) = scope else {
         return EvalScope::default();
     };
@@ -247,7 +261,8 @@ fn eval_span(span: Span, resource: u32, scope: u32) -> EvalSpan {
     }
 }
 
-fn eval_event(event: span::Event) -> EvalEvent {
+/// Converts an OTLP span event.
+pub(crate) fn eval_event(event: span::Event) -> EvalEvent {
     EvalEvent {
         name: event.name,
         time_unix_nano: event.time_unix_nano,
@@ -255,7 +270,8 @@ fn eval_event(event: span::Event) -> EvalEvent {
     }
 }
 
-fn eval_link(link: span::Link) -> EvalLink {
+/// Converts an OTLP span link.
+pub(crate) fn eval_link(link: span::Link) -> EvalLink {
     EvalLink {
         trace_id: link.trace_id,
         span_id: link.span_id,
@@ -264,7 +280,7 @@ fn eval_link(link: span::Link) -> EvalLink {
 }
 
 /// Right-aligns an id in 8 bytes.
-fn id8(bytes: &[u8]) -> [u8; 8] {
+pub(crate) fn id8(bytes: &[u8]) -> [u8; 8] {
     let mut id = [0u8; 8];
     let tail = &bytes[bytes.len().saturating_sub(8)..];
     id[8 - tail.len()..].copy_from_slice(tail);

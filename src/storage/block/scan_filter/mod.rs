@@ -117,7 +117,6 @@ impl ScanFilter {
         self.cond.is_always() && self.window.is_none()
     }
 
-    /// The leaf columns the filter reads, trace id first.
     /// Attribute keys (list, key) the filter tests that no group of `groups` has in its
     /// generic list, by the exhaustive key dictionaries: those lists need not be read.
     pub(crate) fn absent_keys(&self, groups: &[GroupView<'_>]) -> AbsentKeys {
