@@ -21,6 +21,7 @@ use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use arrow_array::{Array, FixedSizeBinaryArray};
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
@@ -45,6 +46,29 @@ pub(crate) struct ScanCounts {
     pub traces: u64,
     /// Bytes fetched from storage.
     pub bytes: u64,
+}
+
+/// The row ranges of equal consecutive trace ids in a batch (16-byte ids compared as one
+/// integer: pass 1 looks at every row, so this loop is hot).
+fn trace_runs(ids: &FixedSizeBinaryArray) -> Vec<Range<usize>> {
+    let as_int = |row: usize| -> u128 {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(ids.value(row));
+        u128::from_ne_bytes(bytes)
+    };
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let rows = ids.len();
+    while start < rows {
+        let id = as_int(start);
+        let mut end = start + 1;
+        while end < rows && as_int(end) == id {
+            end += 1;
+        }
+        runs.push(start..end);
+        start = end;
+    }
+    runs
 }
 
 /// What a unit's statistics and dictionaries told about it.
@@ -280,25 +304,26 @@ impl BlockDataReader {
                 None
             };
             let masks = filter.span_masks(&batch, absent).map_err(malformed)?;
-            for row in 0..batch.num_rows() {
-                let id = ids.value(row);
+            for run in trace_runs(ids) {
+                let id = ids.value(run.start);
                 let same = current.as_ref().is_some_and(|tracked| tracked.id == id);
                 if !same {
                     if let Some(done) = current.take() {
-                        finish(done, offset + row, &mut ranges);
+                        finish(done, offset + run.start, &mut ranges);
                     }
                     let mut tracked_id = [0u8; 16];
                     tracked_id.copy_from_slice(id);
                     current = Some(Tracked {
                         id: tracked_id,
-                        first_row: offset + row,
+                        first_row: offset + run.start,
                         held: vec![false; filter.span_cond_count()],
-                        bounds: bounds.map(|(starts, ends)| (starts.value(row), ends.value(row))),
+                        bounds: bounds
+                            .map(|(starts, ends)| (starts.value(run.start), ends.value(run.start))),
                     });
                 }
                 if let Some(tracked) = current.as_mut() {
                     for (held, mask) in tracked.held.iter_mut().zip(&masks) {
-                        *held |= mask[row];
+                        *held = *held || mask[run.clone()].contains(&true);
                     }
                 }
             }
