@@ -1,5 +1,8 @@
 //! Bulk tests of projected batches: one bool per row per span condition.
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt64Type};
 use arrow_array::{Array, ListArray, RecordBatch, StringArray, StructArray};
@@ -50,14 +53,16 @@ impl Leaf {
         Ok(match &self.target {
             Target::Name => {
                 let names = string_column(batch, NAME)?;
-                (0..rows).map(|row| test.passes(Scalar::Str(names.value(row)))).collect()
+                let mut memo = StrMemo::new(test);
+                (0..rows).map(|row| memo.passes(names.value(row))).collect()
             }
             Target::StatusMessage => {
                 let messages = string_column(batch, STATUS_MESSAGE)?;
+                let mut memo = StrMemo::new(test);
                 (0..rows)
                     .map(|row| {
                         let text = if messages.is_null(row) { "" } else { messages.value(row) };
-                        test.passes(Scalar::Str(text))
+                        memo.passes(text)
                     })
                     .collect()
             }
@@ -132,6 +137,27 @@ impl Leaf {
     }
 }
 
+/// A string test that remembers its answers when they are costly to compute (a regex),
+/// since a batch repeats few distinct values (names, routes, services).
+struct StrMemo<'t, 'a> {
+    test: &'t Test,
+    seen: Option<HashMap<&'a str, bool>>,
+}
+
+impl<'t, 'a> StrMemo<'t, 'a> {
+    fn new(test: &'t Test) -> Self {
+        let seen = matches!(test, Test::Regex { .. }).then(HashMap::new);
+        StrMemo { test, seen }
+    }
+
+    fn passes(&mut self, text: &'a str) -> bool {
+        match &mut self.seen {
+            Some(seen) => *seen.entry(text).or_insert_with(|| self.test.passes(Scalar::Str(text))),
+            None => self.test.passes(Scalar::Str(text)),
+        }
+    }
+}
+
 /// ORs the dedicated column's answer into `mask`.
 fn dedicated_mask(
     batch: &RecordBatch,
@@ -143,18 +169,31 @@ fn dedicated_mask(
     match dedicated.value_type {
         DedicatedType::String => {
             let values = array.as_string_opt::<i32>().ok_or_else(|| shape(dedicated.column))?;
+            let mut memo = StrMemo::new(test);
             for (row, keep) in mask.iter_mut().enumerate() {
                 if !*keep && values.is_valid(row) {
-                    *keep = test.passes(Scalar::Str(values.value(row)));
+                    *keep = memo.passes(values.value(row));
                 }
             }
         }
         DedicatedType::Int => {
             let values =
                 array.as_primitive_opt::<Int64Type>().ok_or_else(|| shape(dedicated.column))?;
-            for (row, keep) in mask.iter_mut().enumerate() {
-                if !*keep && values.is_valid(row) {
-                    *keep = test.passes(Scalar::Int(values.value(row)));
+            if let Test::Compare(op, Static::Int(wanted)) = test {
+                // The common case (`http.status_code = 500`) without the general dispatch:
+                // which orderings pass is decided once.
+                let passing = [Ordering::Less, Ordering::Equal, Ordering::Greater]
+                    .map(|ordering| ordering_holds(*op, ordering));
+                let nulls = values.nulls().filter(|nulls| nulls.null_count() > 0);
+                for (row, (keep, value)) in mask.iter_mut().zip(values.values()).enumerate() {
+                    let valid = nulls.is_none_or(|nulls| nulls.is_valid(row));
+                    *keep = *keep || (valid && passing[(value.cmp(wanted) as i8 + 1) as usize]);
+                }
+            } else {
+                for (row, keep) in mask.iter_mut().enumerate() {
+                    if !*keep && values.is_valid(row) {
+                        *keep = test.passes(Scalar::Int(values.value(row)));
+                    }
                 }
             }
         }
