@@ -31,7 +31,7 @@ use parquet::schema::types::SchemaDescriptor;
 use super::bloom::{TraceIdBloom, shard_for};
 use super::decode::{SpanBatchColumns, TraceAssembler};
 use super::meta::BlockMeta;
-use super::schema::schema_v1;
+use super::schema::{filter_schema_v1, schema_v1};
 use super::tag_dictionary::TagDictionary;
 use super::trace_index::TraceIndex;
 use super::writer::{BlockInputTrace, BuiltBlock};
@@ -119,6 +119,8 @@ impl AsyncFileReader for ObjectReader {
 pub(crate) struct BlockDataReader {
     pub(super) reader: ObjectReader,
     pub(super) metadata: ArrowReaderMetadata,
+    /// The same, with the tested strings read as dictionaries (`schema::filter_schema_v1`).
+    pub(super) filter_metadata: ArrowReaderMetadata,
     pub(super) object: String,
 }
 
@@ -146,7 +148,11 @@ impl BlockDataReader {
                 reason: "the data object's schema is not block format v1".to_string(),
             });
         }
-        Ok(BlockDataReader { reader, metadata, object })
+        let filter_options = ArrowReaderOptions::new().with_schema(filter_schema_v1());
+        let filter_metadata =
+            ArrowReaderMetadata::try_new(Arc::clone(metadata.metadata()), filter_options)
+                .map_err(|error| read_error(&object, error))?;
+        Ok(BlockDataReader { reader, metadata, filter_metadata, object })
     }
 
     /// The parsed Parquet metadata (row groups, statistics, page index).

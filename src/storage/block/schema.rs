@@ -305,6 +305,39 @@ pub(crate) fn schema_v1() -> SchemaRef {
     Arc::clone(&SCHEMA_V1)
 }
 
+static FILTER_SCHEMA_V1: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let dictionary = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let retyped = |field: &Field| -> Field {
+        let dedicated_string = RESOURCE_DEDICATED.iter().chain(SPAN_DEDICATED).any(|column| {
+            column.column == field.name() && column.value_type == DedicatedType::String
+        });
+        if field.name() == NAME || field.name() == STATUS_MESSAGE || dedicated_string {
+            return field.clone().with_data_type(dictionary());
+        }
+        if field.name() == ATTRIBUTES || field.name() == RESOURCE_ATTRIBUTES {
+            let entries: Fields = attribute_fields()
+                .iter()
+                .map(|entry| match entry.name().as_str() {
+                    ATTR_KEY | ATTR_STR => entry.as_ref().clone().with_data_type(dictionary()),
+                    _ => entry.as_ref().clone(),
+                })
+                .collect();
+            let item = Arc::new(Field::new_list_field(DataType::Struct(entries), false));
+            return Field::new_list(field.name(), item, field.is_nullable());
+        }
+        field.clone()
+    };
+    let fields: Vec<Field> = SCHEMA_V1.fields().iter().map(|field| retyped(field)).collect();
+    Arc::new(Schema::new(fields))
+});
+
+/// Format v1 as a search's pass 1 reads it: the string columns it tests (name, status
+/// message, dedicated strings, span and resource attribute keys and string values) as
+/// dictionaries, so each distinct value is tested once and never copied per row.
+pub(crate) fn filter_schema_v1() -> SchemaRef {
+    Arc::clone(&FILTER_SCHEMA_V1)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

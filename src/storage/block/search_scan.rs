@@ -263,13 +263,15 @@ impl BlockDataReader {
         absent: &AbsentKeys,
     ) -> Result<(Vec<Range<usize>>, u64, u64), BlockError> {
         let projection = filter.projection(self.metadata.parquet_schema(), absent);
-        let mut stream =
-            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.metadata.clone())
-                .with_row_groups(unit.to_vec())
-                .with_projection(projection)
-                .with_batch_size(READ_BATCH_ROWS)
-                .build()
-                .map_err(|error| read_error(&self.object, error))?;
+        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+            reader,
+            self.filter_metadata.clone(),
+        )
+        .with_row_groups(unit.to_vec())
+        .with_projection(projection)
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()
+        .map_err(|error| read_error(&self.object, error))?;
         let malformed = |error: Malformed| error.in_object(&self.object);
         let mut ranges: Vec<Range<usize>> = Vec::new();
         let mut traces = 0u64;

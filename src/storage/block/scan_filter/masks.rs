@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt64Type};
-use arrow_array::{Array, ListArray, RecordBatch, StringArray, StructArray};
+use arrow_array::{Array, ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray};
 
 use super::{AbsentKeys, Cond, Leaf, Scalar, Test, attribute_columns, attribute_name};
 use crate::storage::block::Malformed;
@@ -52,18 +52,16 @@ impl Leaf {
         let test = &self.test;
         Ok(match &self.target {
             Target::Name => {
-                let names = string_column(batch, NAME)?;
-                let mut memo = StrMemo::new(test);
-                (0..rows).map(|row| memo.passes(names.value(row))).collect()
+                let names = strings(batch, NAME)?;
+                let mut tester = test_strings(names, rows, test);
+                (0..rows).map(|row| tester.passes(row)).collect()
             }
             Target::StatusMessage => {
-                let messages = string_column(batch, STATUS_MESSAGE)?;
-                let mut memo = StrMemo::new(test);
+                let messages = strings(batch, STATUS_MESSAGE)?;
+                let when_null = test.passes(Scalar::Str(""));
+                let mut tester = test_strings(messages, rows, test);
                 (0..rows)
-                    .map(|row| {
-                        let text = if messages.is_null(row) { "" } else { messages.value(row) };
-                        memo.passes(text)
-                    })
+                    .map(|row| if messages.is_valid(row) { tester.passes(row) } else { when_null })
                     .collect()
             }
             Target::Status => {
@@ -137,23 +135,88 @@ impl Leaf {
     }
 }
 
-/// A string test that remembers its answers when they are costly to compute (a regex),
-/// since a batch repeats few distinct values (names, routes, services).
-struct StrMemo<'t, 'a> {
-    test: &'t Test,
+/// A string column as pass 1 reads it: plain, or a dictionary (each distinct value stored
+/// once, rows holding indices).
+#[derive(Clone, Copy)]
+enum Strings<'a> {
+    Plain(&'a StringArray),
+    Dictionary { keys: &'a PrimitiveArray<Int32Type>, values: &'a StringArray },
+}
+
+impl<'a> Strings<'a> {
+    fn new(array: &'a dyn Array) -> Option<Self> {
+        if let Some(plain) = array.as_string_opt::<i32>() {
+            return Some(Strings::Plain(plain));
+        }
+        let dictionary = array.as_dictionary_opt::<Int32Type>()?;
+        let values = dictionary.values().as_string_opt::<i32>()?;
+        Some(Strings::Dictionary { keys: dictionary.keys(), values })
+    }
+
+    fn is_valid(&self, row: usize) -> bool {
+        match self {
+            Strings::Plain(array) => array.is_valid(row),
+            Strings::Dictionary { keys, .. } => keys.is_valid(row),
+        }
+    }
+
+    /// The value of a valid row ("" for an index outside the dictionary, which the reader
+    /// never produces).
+    fn value(&self, row: usize) -> &'a str {
+        match self {
+            Strings::Plain(array) => array.value(row),
+            Strings::Dictionary { keys, values } => {
+                let index = usize::try_from(keys.value(row)).unwrap_or(usize::MAX);
+                if index < values.len() { values.value(index) } else { "" }
+            }
+        }
+    }
+}
+
+/// Answers a string predicate per row: once per dictionary value when the column is a
+/// dictionary no larger than the rows asked about, else per row, remembering the answers
+/// of a costly predicate (a regex) per distinct value.
+struct StrTester<'a, P> {
+    strings: Strings<'a>,
+    predicate: P,
+    by_index: Option<Vec<bool>>,
     seen: Option<HashMap<&'a str, bool>>,
 }
 
-impl<'t, 'a> StrMemo<'t, 'a> {
-    fn new(test: &'t Test) -> Self {
-        let seen = matches!(test, Test::Regex { .. }).then(HashMap::new);
-        StrMemo { test, seen }
+/// Tests rows of `strings` against `test`.
+fn test_strings<'a, 't>(
+    strings: Strings<'a>,
+    rows: usize,
+    test: &'t Test,
+) -> StrTester<'a, impl Fn(&str) -> bool + 't> {
+    let costly = matches!(test, Test::Regex { .. });
+    StrTester::with(strings, rows, move |text: &str| test.passes(Scalar::Str(text)), costly)
+}
+
+impl<'a, P: Fn(&str) -> bool> StrTester<'a, P> {
+    fn with(strings: Strings<'a>, rows: usize, predicate: P, costly: bool) -> Self {
+        let by_index = match strings {
+            Strings::Dictionary { values, .. } if values.len() <= rows => Some(
+                (0..values.len())
+                    .map(|index| values.is_valid(index) && predicate(values.value(index)))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let seen = (by_index.is_none() && costly).then(HashMap::new);
+        StrTester { strings, predicate, by_index, seen }
     }
 
-    fn passes(&mut self, text: &'a str) -> bool {
+    /// The answer for a valid row.
+    fn passes(&mut self, row: usize) -> bool {
+        if let (Some(by_index), Strings::Dictionary { keys, .. }) = (&self.by_index, self.strings) {
+            let index = usize::try_from(keys.value(row)).unwrap_or(usize::MAX);
+            return by_index.get(index).copied().unwrap_or(false);
+        }
+        let text = self.strings.value(row);
         match &mut self.seen {
-            Some(seen) => *seen.entry(text).or_insert_with(|| self.test.passes(Scalar::Str(text))),
-            None => self.test.passes(Scalar::Str(text)),
+            Some(seen) => *seen.entry(text).or_insert_with(|| (self.predicate)(text)),
+            None => (self.predicate)(text),
         }
     }
 }
@@ -168,11 +231,11 @@ fn dedicated_mask(
     let array = column(batch, dedicated.column)?;
     match dedicated.value_type {
         DedicatedType::String => {
-            let values = array.as_string_opt::<i32>().ok_or_else(|| shape(dedicated.column))?;
-            let mut memo = StrMemo::new(test);
+            let values = Strings::new(array).ok_or_else(|| shape(dedicated.column))?;
+            let mut tester = test_strings(values, mask.len(), test);
             for (row, keep) in mask.iter_mut().enumerate() {
                 if !*keep && values.is_valid(row) {
-                    *keep = memo.passes(values.value(row));
+                    *keep = tester.passes(row);
                 }
             }
         }
@@ -211,19 +274,21 @@ fn list_mask(
     let lists: &ListArray = column(batch, list)?.as_list_opt::<i32>().ok_or_else(|| shape(list))?;
     let entries: &StructArray = lists.values().as_struct_opt().ok_or_else(|| shape(list))?;
     let field = |name: &str| entries.column_by_name(name).ok_or_else(|| shape(list));
-    let keys = field(ATTR_KEY)?.as_string_opt::<i32>().ok_or_else(|| shape(list))?;
+    let keys = Strings::new(field(ATTR_KEY)?).ok_or_else(|| shape(list))?;
     let types = field(ATTR_TYPE)?.as_primitive_opt::<UInt8Type>().ok_or_else(|| shape(list))?;
     // The value fields the projection left out are ones the test cannot pass on.
-    let strs = entries.column_by_name(ATTR_STR).and_then(|array| array.as_string_opt::<i32>());
+    let strs = entries.column_by_name(ATTR_STR).and_then(|array| Strings::new(array.as_ref()));
     let ints =
         entries.column_by_name(ATTR_INT).and_then(|array| array.as_primitive_opt::<Int64Type>());
     let doubles = entries
         .column_by_name(ATTR_DOUBLE)
         .and_then(|array| array.as_primitive_opt::<Float64Type>());
     let bools = entries.column_by_name(ATTR_BOOL).and_then(|array| array.as_boolean_opt());
-    let key_bytes = key.as_bytes();
-    let entry_passes = |entry: usize| -> bool {
-        if keys.value(entry).as_bytes() != key_bytes {
+    let entry_count = entries.len();
+    let mut key_tester = StrTester::with(keys, entry_count, |found: &str| found == key, false);
+    let mut str_tester = strs.map(|strs| test_strings(strs, entry_count, test));
+    let mut entry_passes = |entry: usize| -> bool {
+        if !key_tester.passes(entry) {
             return false;
         }
         let value_type = ValueType::from_u8(types.value(entry));
@@ -240,10 +305,12 @@ fn list_mask(
             );
         }
         let scalar = match value_type {
-            Some(ValueType::String) => match strs {
-                Some(strs) => Scalar::Str(strs.value(entry)),
-                None => return false,
-            },
+            Some(ValueType::String) => {
+                return match (&mut str_tester, strs) {
+                    (Some(tester), Some(strs)) if strs.is_valid(entry) => tester.passes(entry),
+                    _ => false,
+                };
+            }
             Some(ValueType::Int) => match ints {
                 Some(ints) => Scalar::Int(ints.value(entry)),
                 None => return false,
@@ -267,7 +334,7 @@ fn list_mask(
         .map(|row| {
             let start = usize::try_from(offsets[row]).unwrap_or(0);
             let end = usize::try_from(offsets[row + 1]).unwrap_or(0);
-            lists.is_valid(row) && (start..end).any(entry_passes)
+            lists.is_valid(row) && (start..end).any(&mut entry_passes)
         })
         .collect())
 }
@@ -279,8 +346,8 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Malfo
         .ok_or_else(|| Malformed(format!("column {name} is missing from a filtered read")))
 }
 
-fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, Malformed> {
-    column(batch, name)?.as_string_opt::<i32>().ok_or_else(|| shape(name))
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<Strings<'a>, Malformed> {
+    Strings::new(column(batch, name)?).ok_or_else(|| shape(name))
 }
 
 fn shape(name: &str) -> Malformed {
