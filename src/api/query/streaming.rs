@@ -41,7 +41,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::debug;
 
-use crate::actors::query::tag_request::{TagValuesQuery, TagsQuery};
+use crate::actors::query::tag_request::{TagRequestBounds, TagValuesQuery, TagsQuery};
 use crate::actors::query::tags::TagSearcher;
 use crate::actors::query::{SearchRequest, Searcher};
 use crate::api::error_code::ApiError;
@@ -81,6 +81,11 @@ impl StreamingQuerierService {
         let header = request.metadata().get(ORG_ID_HEADER).and_then(|value| value.to_str().ok());
         Ok(query_tenants(self.multitenancy, header).map_err(ApiError::from)?)
     }
+
+    /// What a tag request may ask for: the same timeout and window cap as a search.
+    fn tag_bounds(&self) -> TagRequestBounds {
+        TagRequestBounds { timeout: self.timeout, max_window: self.limits.max_duration() }
+    }
 }
 
 #[tonic::async_trait]
@@ -109,7 +114,7 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagsRequest>,
     ) -> Result<Response<Self::SearchTagsStream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagsQuery::from_request(request.get_ref(), false, tenants, self.timeout)
+        let query = TagsQuery::from_request(request.get_ref(), false, tenants, self.tag_bounds())
             .map_err(rejected)?;
         let answer = self.tag_searcher.search_tags_v1(&query).await.map_err(failed)?;
         Ok(complete_answer(answer))
@@ -122,7 +127,7 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagsRequest>,
     ) -> Result<Response<Self::SearchTagsV2Stream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagsQuery::from_request(request.get_ref(), true, tenants, self.timeout)
+        let query = TagsQuery::from_request(request.get_ref(), true, tenants, self.tag_bounds())
             .map_err(rejected)?;
         let answer = self.tag_searcher.search_tags_v2(&query).await.map_err(failed)?;
         Ok(complete_answer(answer))
@@ -135,8 +140,9 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagValuesRequest>,
     ) -> Result<Response<Self::SearchTagValuesStream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagValuesQuery::from_request(request.get_ref(), false, tenants, self.timeout)
-            .map_err(rejected)?;
+        let query =
+            TagValuesQuery::from_request(request.get_ref(), false, tenants, self.tag_bounds())
+                .map_err(rejected)?;
         let answer = self.tag_searcher.search_tag_values_v1(&query).await.map_err(failed)?;
         Ok(complete_answer(answer))
     }
@@ -148,8 +154,9 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagValuesRequest>,
     ) -> Result<Response<Self::SearchTagValuesV2Stream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagValuesQuery::from_request(request.get_ref(), true, tenants, self.timeout)
-            .map_err(rejected)?;
+        let query =
+            TagValuesQuery::from_request(request.get_ref(), true, tenants, self.tag_bounds())
+                .map_err(rejected)?;
         let answer = self.tag_searcher.search_tag_values_v2(&query).await.map_err(failed)?;
         Ok(complete_answer(answer))
     }
