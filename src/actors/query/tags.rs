@@ -38,6 +38,7 @@ use crate::actors::query::tag_sources::{
 };
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
+use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::{BlockMeta, TagScope};
 use crate::storage::block_list::BlockList;
 use crate::traceql::{Query, SearchPlan};
@@ -276,7 +277,18 @@ fn job(
     template: TagCollector,
 ) -> TagJob {
     let filter = filter.and_then(|query| SearchPlan::new(query).ok());
-    TagJob { filter, values_of, untyped, template }
+    let prefilter = filter.as_ref().and_then(prefilter_of);
+    TagJob { filter, prefilter, values_of, untyped, template }
+}
+
+/// The filter's necessary condition, compiled for live tag summaries; `None` when it rules
+/// nothing out (or a regex does not compile: then the engine reports nothing either).
+pub(crate) fn prefilter_of(plan: &SearchPlan) -> Option<ScanFilter> {
+    let cond = plan.necessary_condition().clone();
+    if cond.is_always() {
+        return None;
+    }
+    ScanFilter::new(cond, None).ok()
 }
 
 fn tag_value(value: TypedValue) -> tempopb::TagValue {
