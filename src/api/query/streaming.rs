@@ -11,27 +11,28 @@
 //!                                               (or the failure's status)
 //!
 //!  SearchTags[V2](req), SearchTagValues[V2](req) ─► tenant ─► TagsQuery / TagValuesQuery
-//!      ::from_request (the checks and 400 texts of the HTTP routes) ─► TagSearcher
-//!      ─► the complete answer ─► stream, then close (or the failure's status)
+//!      ::from_request (the checks and 400 texts of the HTTP routes)
+//!      └─► task: TagSearcher ─┬─ interims (≤ every 500 ms: names or values new since the
+//!                             │  last message, cumulative metrics) ─► stream
+//!                             └─ complete answer ─► stream, then close (or the failure's status)
 //! ```
 //!
 //! Every message carries `metrics` (Grafana dereferences it). Answers over
 //! [`MAX_PACKET_BYTES`] are cut into several messages ([`streaming_packets`]). A client that
-//! goes away stops the search. The final search message repeats every trace of the answer;
-//! Grafana keeps the first copy of each.
+//! goes away stops the query. The final message repeats every trace, name or value of the
+//! answer: Grafana keeps the first copy of each trace, and Tempo's tag clients take the final
+//! tag message as the answer (its interims are diffs, as ours).
 //!
-//! The tag methods send no interims: a `TagSearcher` answer is one merge of live data and
-//! block dictionaries, and Tempo's tag interims (names new since the last message) would only
-//! send parts of it sooner. The request message is what the HTTP routes build from their
-//! parameters, so the gRPC answer is the HTTP answer, message for message; a tag name is
-//! taken as sent (no percent-decoding, which belongs to URL paths). Hyper drops the call when
-//! the client resets the stream, which stops the tag query.
+//! The tag request message is what the HTTP routes build from their parameters, so the final
+//! gRPC answer is the HTTP answer; a tag name is taken as sent (no percent-decoding, which
+//! belongs to URL paths).
 //!
 //! The metrics methods (`MetricsQueryRange`, `MetricsQueryInstant`) answer `Unimplemented`
 //! until TraceQL metrics exist.
 //!
 //! [`streaming_packets`]: crate::api::query::streaming_packets
 
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ use tracing::debug;
 
 use crate::actors::query::tag_request::{TagRequestBounds, TagValuesQuery, TagsQuery};
 use crate::actors::query::tags::TagSearcher;
-use crate::actors::query::{SearchRequest, Searcher};
+use crate::actors::query::{QueryError, Searcher};
 use crate::api::error_code::ApiError;
 use crate::api::query::search_params::SearchParams;
 use crate::api::query::streaming_packets::{IntoPackets, MAX_PACKET_BYTES};
@@ -102,9 +103,10 @@ impl StreamingQuerier for StreamingQuerierService {
             self.timeout,
             &self.limits,
         )?;
-        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(stream_search(self.searcher.clone(), search, sender));
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        let searcher = self.searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_streaming(&search, interims).await
+        }))
     }
 
     type SearchTagsStream = AnswerStream<tempopb::SearchTagsResponse>;
@@ -116,8 +118,10 @@ impl StreamingQuerier for StreamingQuerierService {
         let tenants = self.tenants(&request)?;
         let query = TagsQuery::from_request(request.get_ref(), false, tenants, self.tag_bounds())
             .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tags_v1(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tags_v1(&query, Some(interims)).await
+        }))
     }
 
     type SearchTagsV2Stream = AnswerStream<tempopb::SearchTagsV2Response>;
@@ -129,8 +133,10 @@ impl StreamingQuerier for StreamingQuerierService {
         let tenants = self.tenants(&request)?;
         let query = TagsQuery::from_request(request.get_ref(), true, tenants, self.tag_bounds())
             .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tags_v2(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tags_v2(&query, Some(interims)).await
+        }))
     }
 
     type SearchTagValuesStream = AnswerStream<tempopb::SearchTagValuesResponse>;
@@ -143,8 +149,10 @@ impl StreamingQuerier for StreamingQuerierService {
         let query =
             TagValuesQuery::from_request(request.get_ref(), false, tenants, self.tag_bounds())
                 .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tag_values_v1(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tag_values_v1(&query, Some(interims)).await
+        }))
     }
 
     type SearchTagValuesV2Stream = AnswerStream<tempopb::SearchTagValuesV2Response>;
@@ -157,8 +165,10 @@ impl StreamingQuerier for StreamingQuerierService {
         let query =
             TagValuesQuery::from_request(request.get_ref(), true, tenants, self.tag_bounds())
                 .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tag_values_v2(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tag_values_v2(&query, Some(interims)).await
+        }))
     }
 
     type MetricsQueryRangeStream = AnswerStream<tempopb::QueryRangeResponse>;
@@ -180,14 +190,30 @@ impl StreamingQuerier for StreamingQuerierService {
     }
 }
 
-/// Runs one search and writes its messages to `out`, until the answer or the client is gone.
-async fn stream_search(
-    searcher: Searcher,
-    request: SearchRequest,
-    out: mpsc::Sender<Result<tempopb::SearchResponse, Status>>,
+/// Starts `query` on a task and streams what it sends: its interims as they come, then its
+/// answer (or the failure's status). Dropping the stream (the client went away) stops the
+/// query.
+fn stream_answer<T, Query, Run>(query: Query) -> Response<AnswerStream<T>>
+where
+    T: IntoPackets + Send + 'static,
+    Query: FnOnce(mpsc::Sender<T>) -> Run + Send + 'static,
+    Run: Future<Output = Result<T, QueryError>> + Send,
+{
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(async move {
+        let (interim_sender, interims) = mpsc::channel(1);
+        forward(query(interim_sender), interims, sender).await;
+    });
+    Response::new(Box::pin(ReceiverStream::new(receiver)))
+}
+
+/// Writes the interims of a running query to `out`, then its answer, until the answer or the
+/// client is gone.
+async fn forward<T: IntoPackets>(
+    answer: impl Future<Output = Result<T, QueryError>>,
+    mut interims: mpsc::Receiver<T>,
+    out: mpsc::Sender<Result<T, Status>>,
 ) {
-    let (interim_sender, mut interims) = mpsc::channel(1);
-    let search = searcher.search_streaming(&request, interim_sender);
     let forward_interims = async {
         while let Some(interim) = interims.recv().await {
             if send_packets(&out, interim).await.is_err() {
@@ -196,12 +222,12 @@ async fn stream_search(
         }
     };
     let outcome = tokio::select! {
-        // Dropping the search future drops its jobs not yet run.
+        // Dropping the query future drops its jobs not yet run.
         () = out.closed() => {
-            debug!("search stream closed by the client; search stopped");
+            debug!("stream closed by the client; query stopped");
             return;
         }
-        (outcome, ()) = futures::future::join(search, forward_interims) => outcome,
+        (outcome, ()) = futures::future::join(answer, forward_interims) => outcome,
     };
     match outcome {
         Ok(answer) => {
@@ -222,12 +248,6 @@ async fn send_packets<T: IntoPackets>(
         out.send(Ok(packet)).await.map_err(|_| ())?;
     }
     Ok(())
-}
-
-/// A stream of the one complete answer, cut into packets.
-fn complete_answer<T: IntoPackets + Send + 'static>(answer: T) -> Response<AnswerStream<T>> {
-    let packets = answer.into_packets(MAX_PACKET_BYTES).into_iter().map(Ok);
-    Response::new(Box::pin(futures::stream::iter(packets)))
 }
 
 fn not_yet(method: &str, http_route: &str) -> Status {

@@ -73,7 +73,7 @@ async fn tags_v1(
     let tenants = tenants(&request, &state)?;
     let query = TagsQuery::from_request(&tags_request(&params)?, false, tenants, state.bounds)
         .map_err(rejected)?;
-    let response = state.searcher.search_tags_v1(&query).await.map_err(failed)?;
+    let response = state.searcher.search_tags_v1(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tags_v1(&response)))
 }
 
@@ -85,7 +85,7 @@ async fn tags_v2(
     let tenants = tenants(&request, &state)?;
     let query = TagsQuery::from_request(&tags_request(&params)?, true, tenants, state.bounds)
         .map_err(rejected)?;
-    let response = state.searcher.search_tags_v2(&query).await.map_err(failed)?;
+    let response = state.searcher.search_tags_v2(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tags_v2(&response)))
 }
 
@@ -99,7 +99,7 @@ async fn tag_values_v1(
     let values = values_request(tag, &params)?;
     let query =
         TagValuesQuery::from_request(&values, false, tenants, state.bounds).map_err(rejected)?;
-    let response = state.searcher.search_tag_values_v1(&query).await.map_err(failed)?;
+    let response = state.searcher.search_tag_values_v1(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tag_values_v1(&response)))
 }
 
@@ -113,7 +113,7 @@ async fn tag_values_v2(
     let values = values_request(tag, &params)?;
     let query =
         TagValuesQuery::from_request(&values, true, tenants, state.bounds).map_err(rejected)?;
-    let response = state.searcher.search_tag_values_v2(&query).await.map_err(failed)?;
+    let response = state.searcher.search_tag_values_v2(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tag_values_v2(&response)))
 }
 
