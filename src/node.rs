@@ -37,6 +37,7 @@ use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
+use crate::actors::query::tag_request::TagRequestBounds;
 use crate::actors::query::tags::TagSearcher;
 use crate::actors::query::{Searcher, TraceByIdQuerier};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
@@ -294,6 +295,8 @@ impl Node {
         // `querier.search.query_timeout`: searches and tag queries give up after it (504).
         let search_timeout = config.querier.search.query_timeout.get();
         let search_limits = config.query_frontend.search.clone();
+        let tag_bounds =
+            TagRequestBounds { timeout: search_timeout, max_window: search_limits.max_duration() };
         let streaming = StreamingQuerierService {
             searcher: searcher.clone(),
             tag_searcher: tag_searcher.clone(),
@@ -307,11 +310,8 @@ impl Node {
             timeout: search_timeout,
             limits: search_limits,
         });
-        let tags_state = web::Data::new(TagsState {
-            searcher: tag_searcher,
-            multitenancy,
-            timeout: search_timeout,
-        });
+        let tags_state =
+            web::Data::new(TagsState { searcher: tag_searcher, multitenancy, bounds: tag_bounds });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
                 live_stores,

@@ -71,6 +71,11 @@ pub struct NodeMetrics {
     pub live_traces: Family<PartitionLabels, Gauge>,
     /// Bytes held by each live-store.
     pub live_bytes: Family<PartitionLabels, Gauge>,
+    /// Live traces whose newest spans are not in their tag summary yet (answered by
+    /// decoding until they are).
+    pub live_traces_awaiting_tag_summary: Family<PartitionLabels, Gauge>,
+    /// Estimated bytes of the live traces' tag summaries.
+    pub live_tag_summary_bytes: Family<PartitionLabels, Gauge>,
     /// Restarts by supervisors, per actor role.
     pub actor_restarts: Family<ActorLabels, Counter>,
     /// Object-store operations by outcome (`storage::object_store::with_retries`).
@@ -142,6 +147,18 @@ impl NodeMetrics {
         registry.register("live_store_live_traces", "Traces held in memory", live_traces.clone());
         let live_bytes = Family::<PartitionLabels, Gauge>::default();
         registry.register("live_store_bytes", "Bytes of trace data in memory", live_bytes.clone());
+        let live_traces_awaiting_tag_summary = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "live_store_traces_awaiting_tag_summary",
+            "Live traces whose newest spans are not in their tag summary yet",
+            live_traces_awaiting_tag_summary.clone(),
+        );
+        let live_tag_summary_bytes = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "live_store_tag_summary_bytes",
+            "Estimated bytes of the tag summaries of live traces",
+            live_tag_summary_bytes.clone(),
+        );
         let actor_restarts = Family::<ActorLabels, Counter>::default();
         registry.register(
             "actor_restarts",
@@ -203,6 +220,8 @@ impl NodeMetrics {
             wal_requests_per_fsync,
             live_traces,
             live_bytes,
+            live_traces_awaiting_tag_summary,
+            live_tag_summary_bytes,
             actor_restarts,
             object_store_operations,
             blocks_flushed,

@@ -13,7 +13,8 @@ use super::{ConfigError, HumanDuration};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueryFrontendConfig {
-    /// Limits of `GET /api/search` and gRPC `StreamingQuerier.Search`.
+    /// Limits of `GET /api/search` and gRPC `StreamingQuerier.Search` (the window cap also
+    /// of the tag routes and methods).
     pub search: SearchLimitsConfig,
 }
 
@@ -27,9 +28,9 @@ pub struct SearchLimitsConfig {
     /// Largest `limit` a request may ask for; more is a 400 `limit N exceeds max limit M`.
     /// Default `262144`; `0` means no limit.
     pub max_result_limit: u32,
-    /// Widest `start`–`end` window; wider is a 400 `range specified by start and end exceeds
-    /// …`. Default `168h`; `0s` means no limit, otherwise at least `1s` (windows are whole
-    /// seconds).
+    /// Widest `start`–`end` window of a search or tag request; wider is a 400 `range
+    /// specified by start and end exceeds …`. Default `168h`; `0s` means no limit, otherwise
+    /// at least `1s` (windows are whole seconds).
     pub max_duration: HumanDuration,
     /// Spans shown per spanset when the request has no `spss`. Default `3`; `0` shows every
     /// span, and is only allowed when `max_spans_per_span_set` is `0`.

@@ -11,4 +11,5 @@ mod t50_traces_move_to_blocks;
 mod t60_traceql_cli;
 mod t70_search;
 mod t80_tags;
+mod t85_tag_latency;
 mod t90_streaming;

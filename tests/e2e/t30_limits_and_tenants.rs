@@ -3,10 +3,13 @@
 
 use prost::Message;
 use spanlake::config::HumanDuration;
+use spanlake::proto::tempopb;
+use tracing::info;
 
 use crate::harness::TestNode;
 use crate::harness::clients::{OtlpGrpc, post_otlp_http};
 use crate::harness::spans::{self, hex};
+use crate::t90_streaming::connect;
 
 /// A tenant at its live-trace limit is refused with a retry hint; accepted spans stay readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +92,8 @@ async fn tenants_are_isolated_when_multitenancy_is_on() {
 }
 
 /// A node configured with small search limits (`query_frontend.search.*`) applies them:
-/// its default and largest `limit`, and its widest window, refused with Tempo's 400 texts.
+/// its default and largest `limit`, and its widest window, refused with Tempo's 400 texts;
+/// the window cap holds for the tag routes and the gRPC tag methods too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_limits_come_from_the_config() {
     let node = TestNode::start_with(|config| {
@@ -122,4 +126,64 @@ async fn search_limits_come_from_the_config() {
         let (status, _, body) = tempo.get(&format!("/api/search?q=%7B%7D&{params}"), None).await;
         assert_eq!((status, String::from_utf8_lossy(&body).trim_end()), (400, expected));
     }
+
+    info!("--- the tag routes: the same window cap, the same text");
+    let too_wide = "range specified by start and end exceeds 1h0m0s. received start=1000 end=4601";
+    for route in [
+        "/api/search/tags",
+        "/api/v2/search/tags",
+        "/api/search/tag/service.name/values",
+        "/api/v2/search/tag/resource.service.name/values",
+    ] {
+        let (status, _, body) = tempo.get(&format!("{route}?start=1000&end=4600"), None).await;
+        assert_eq!(status, 200, "{route}: a window of exactly the maximum");
+        let (status, _, body_over) = tempo.get(&format!("{route}?start=1000&end=4601"), None).await;
+        assert_eq!(
+            (status, String::from_utf8_lossy(&body_over).trim_end()),
+            (400, too_wide),
+            "{route} (at the maximum: {})",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    info!("--- the gRPC tag methods: InvalidArgument with that text");
+    let mut client = connect(&node).await;
+    let tags = tempopb::SearchTagsRequest { start: 1000, end: 4601, ..Default::default() };
+    let values = tempopb::SearchTagValuesRequest {
+        tag_name: "resource.service.name".into(),
+        start: 1000,
+        end: 4601,
+        ..Default::default()
+    };
+    let refusals = [
+        client.search_tags(tags.clone()).await.map(|_| ()),
+        client.search_tags_v2(tags.clone()).await.map(|_| ()),
+        client.search_tag_values(values.clone()).await.map(|_| ()),
+        client.search_tag_values_v2(values.clone()).await.map(|_| ()),
+    ];
+    for refusal in refusals {
+        let status = refusal.expect_err("a window over the cap is refused");
+        assert_eq!((status.code(), status.message()), (tonic::Code::InvalidArgument, too_wide));
+    }
+    let at_the_cap = tempopb::SearchTagsRequest { end: 4600, ..tags };
+    assert!(client.search_tags_v2(at_the_cap).await.is_ok(), "a window of exactly the maximum");
+}
+
+/// With `query_frontend.search.max_duration: 0s` there is no window cap: a year-wide window
+/// is a search and a tag request like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_max_duration_means_no_window_cap() {
+    let node = TestNode::start_with(|config| {
+        config.query_frontend.search.max_duration = HumanDuration::ZERO;
+    })
+    .await;
+    let tempo = node.tempo();
+    let year = "start=1000&end=31623400";
+    for route in ["/api/search?q=%7B%7D&", "/api/v2/search/tags?", "/api/search/tag/name/values?"] {
+        let (status, _, body) = tempo.get(&format!("{route}{year}"), None).await;
+        assert_eq!(status, 200, "{route}: {}", String::from_utf8_lossy(&body));
+    }
+    let mut client = connect(&node).await;
+    let request = tempopb::SearchTagsRequest { start: 1000, end: 31_623_400, ..Default::default() };
+    assert!(client.search_tags_v2(request).await.is_ok());
 }

@@ -1,6 +1,9 @@
 //! Tag autocomplete (`/api/search/tags`, `/api/v2/search/tags`, `…/tag/<tag>/values`): spans
 //! sent over OTLP/gRPC, their names and values listed from live data, then the same answers
-//! from block tag dictionaries once the traces have left the live-store.
+//! from block tag dictionaries once the traces have left the live-store. Live answers from
+//! the live-store's tag summaries are in [`summaries`].
+
+mod summaries;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};

@@ -1,7 +1,8 @@
 //! gRPC `tempopb.StreamingQuerier` on the query port, next to the HTTP API: a real tonic
 //! client (the crate's generated one) dials `host:port` as Grafana does. The tag methods are
-//! in [`tags`].
+//! in [`tags`], their interims in [`tag_messages`].
 
+mod tag_messages;
 mod tags;
 
 use std::collections::HashSet;

@@ -6,16 +6,22 @@
 //! actor restarts). A gap in the records it receives (records sent while it was down) makes
 //! it ask the log to resend from the gap. Traces that registered blocks hold are evicted
 //! once the recent window has passed, so memory follows the unflushed log, not all history.
+//!
+//! Applied fragments are summarized for tag queries (`live_tags`) on a blocking thread, one
+//! batch at a time: the actor hands out the work after applying records and stores the
+//! summaries when the batch reports back (`StoreTagSummaries`), then hands out what arrived
+//! meanwhile. Until then a query decodes the traces concerned, so nothing waits for it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, PartitionLabels};
+use crate::actors::partition::live_tags::{SummaryDone, SummaryWork};
 use crate::actors::partition::live_traces::{
     ApplyOutcome, CommittedRecord, LiveTraceRef, LiveTraceSnapshot, LiveTraces,
 };
@@ -57,6 +63,8 @@ pub(crate) enum LiveStoreMsg {
     Flushed { up_to: LogIndex },
     /// Forgets flushed traces older than the recent window (sent by a timer).
     EvictExpired,
+    /// Tag summaries built off the actor (see the module doc).
+    StoreTagSummaries(Vec<SummaryDone>),
 }
 
 /// What a live-store starts from.
@@ -75,9 +83,38 @@ pub(crate) struct LiveStoreState {
     traces: LiveTraces,
     args: LiveStoreArgs,
     labels: PartitionLabels,
+    /// A batch of tag-summary work is out.
+    summarizing: bool,
 }
 
 impl LiveStoreState {
+    /// Hands the tag-summary work that is due to a blocking thread, unless a batch is out.
+    fn summarize_new_fragments(&mut self, myself: &ActorRef<LiveStoreMsg>) {
+        if self.summarizing {
+            return;
+        }
+        let work = self.traces.tag_summary_work();
+        if work.is_empty() {
+            return;
+        }
+        self.summarizing = true;
+        let myself = myself.clone();
+        let partition = self.args.partition;
+        tokio::spawn(async move {
+            let summarized = tokio::task::spawn_blocking(move || {
+                work.into_iter().map(SummaryWork::run).collect::<Vec<_>>()
+            })
+            .await;
+            // After a failure the traces are answered by decoding until they grow again.
+            let done = summarized.unwrap_or_else(|failure| {
+                error!(partition = %partition, error = %failure, "tag summaries failed");
+                Vec::new()
+            });
+            // A stopped store has nothing to store them in.
+            let _ = myself.cast(LiveStoreMsg::StoreTagSummaries(done));
+        });
+    }
+
     fn publish_usage(&self) {
         self.args.usage.publish(self.args.partition, self.traces.usage());
         let bytes: u64 = self.traces.usage().values().map(|usage| usage.bytes).sum();
@@ -87,6 +124,18 @@ impl LiveStoreState {
             .get_or_create(&self.labels)
             .set(gauge(self.traces.trace_count()));
         self.args.metrics.live_bytes.get_or_create(&self.labels).set(gauge(bytes));
+        let awaiting = self.traces.traces_awaiting_tag_summary();
+        self.args
+            .metrics
+            .live_traces_awaiting_tag_summary
+            .get_or_create(&self.labels)
+            .set(gauge(awaiting));
+        let summary_bytes = self.traces.tag_summary_bytes();
+        self.args
+            .metrics
+            .live_tag_summary_bytes
+            .get_or_create(&self.labels)
+            .set(gauge(summary_bytes));
     }
 }
 
@@ -105,7 +154,7 @@ impl Actor for LiveStore {
         args: LiveStoreArgs,
     ) -> Result<LiveStoreState, ActorProcessingErr> {
         let labels = PartitionLabels { partition: args.partition.to_string() };
-        let state = LiveStoreState { traces: LiveTraces::new(), args, labels };
+        let state = LiveStoreState { traces: LiveTraces::new(), args, labels, summarizing: false };
         state.publish_usage();
         Ok(state)
     }
@@ -122,7 +171,7 @@ impl Actor for LiveStore {
 
     async fn handle(
         &self,
-        _myself: ActorRef<LiveStoreMsg>,
+        myself: ActorRef<LiveStoreMsg>,
         message: LiveStoreMsg,
         state: &mut LiveStoreState,
     ) -> Result<(), ActorProcessingErr> {
@@ -146,6 +195,13 @@ impl Actor for LiveStore {
                         let _ = state.args.log.cast(PartitionLogMsg::ReplayToLiveStore);
                     }
                 }
+                state.summarize_new_fragments(&myself);
+                state.publish_usage();
+            }
+            LiveStoreMsg::StoreTagSummaries(done) => {
+                state.traces.store_tag_summaries(done);
+                state.summarizing = false;
+                state.summarize_new_fragments(&myself);
                 state.publish_usage();
             }
             LiveStoreMsg::FindTrace { tenant, trace_id, reply } => {
@@ -171,6 +227,12 @@ impl Actor for LiveStore {
             LiveStoreMsg::SetBase { base } => state.traces.set_base(base),
             LiveStoreMsg::Flushed { up_to } => state.traces.flushed(up_to, Instant::now()),
             LiveStoreMsg::EvictExpired => {
+                // Armed to fail, the point postpones eviction (tests hold flushed traces
+                // in memory with it); the store itself has not failed.
+                let partition = &state.labels.partition;
+                if state.args.faults.check_in(partition, "live_store.before_evict").await.is_err() {
+                    return Ok(());
+                }
                 let evicted = state.traces.evict(Instant::now(), state.args.recent_window);
                 if evicted > 0 {
                     debug!(partition = %state.args.partition, evicted, "evicted flushed traces");

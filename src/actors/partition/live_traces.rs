@@ -17,16 +17,22 @@
 //! see is not known until the log says so ([`LiveTraces::set_base`]); records arriving
 //! before that are dropped, and the replay that follows covers them.
 //!
+//! Each trace also has a tag summary (`live_tags`), built off the actor from the fragments it
+//! lacks ([`LiveTraces::tag_summary_work`]) and stored back when done
+//! ([`LiveTraces::store_tag_summaries`]); snapshots carry it to tag queries.
+//!
 //! Eviction: once a block holding every record up to `n` is registered, traces whose last
 //! record is at or below `n` are forgotten after a recent window (queries then find them in
 //! the block). A trace written again after the flush stays until a later flush covers it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use prost::Message;
 
+use crate::actors::partition::live_tags::{SummaryDone, SummaryWork, TraceTags};
 use crate::model::batch::TraceBatch;
 use crate::model::ids::{LogIndex, TenantId, TraceId};
 
@@ -54,6 +60,10 @@ struct LiveTrace {
     span_count: u64,
     /// The last log record that added spans to it.
     last_index: LogIndex,
+    /// The record that created it: an evicted and re-created trace is another trace.
+    first_index: LogIndex,
+    /// Tag summary of a prefix of `fragments`; `None` until the first one is stored.
+    tags: Option<Arc<TraceTags>>,
 }
 
 /// A copy of one live trace, handed to readers.
@@ -82,6 +92,8 @@ pub struct LiveTraceRef {
     pub end_unix_nano: u64,
     /// Spans held.
     pub span_count: u64,
+    /// Tag summary of a prefix of `fragments`, if one was built yet.
+    pub(crate) tags: Option<Arc<TraceTags>>,
 }
 
 impl LiveTraceRef {
@@ -131,6 +143,12 @@ pub(crate) struct LiveTraces {
     by_last_index: BTreeMap<LogIndex, Vec<(TenantId, TraceId)>>,
     /// Flushes not yet acted on: (every record up to here is in a block, since when).
     flushes: VecDeque<(LogIndex, Instant)>,
+    /// Traces with fragments newer than their tag summary, not yet handed out as work.
+    unsummarized: HashSet<(TenantId, TraceId)>,
+    /// Traces handed out as summary work and not yet stored back.
+    summarizing: usize,
+    /// Estimated bytes of every tag summary held.
+    summary_bytes: u64,
 }
 
 impl LiveTraces {
@@ -186,6 +204,7 @@ impl LiveTraces {
         let traces = self.tenants.entry(tenant.clone()).or_default();
         let usage = self.usage.entry(tenant.clone()).or_default();
         let touched = self.by_last_index.entry(index).or_default();
+        let unsummarized = &mut self.unsummarized;
         for fragment in batch.traces {
             let Some(trace_id) = fragment.trace_id() else {
                 // The distributor only writes 16-byte ids; skip rather than poison the store.
@@ -195,7 +214,7 @@ impl LiveTraces {
             let trace = traces.entry(trace_id).or_insert_with(|| {
                 usage.traces += 1;
                 usage.bytes += TRACE_OVERHEAD_BYTES;
-                LiveTrace { start_unix_nano: u64::MAX, ..LiveTrace::default() }
+                LiveTrace { start_unix_nano: u64::MAX, first_index: index, ..LiveTrace::default() }
             });
             // A copy: a slice of the record would keep the whole record alive as long as any
             // of its traces, and usage would undercount.
@@ -207,7 +226,67 @@ impl LiveTraces {
             trace.last_index = index;
             usage.bytes += fragment.traces_data.len() as u64;
             touched.push((tenant.clone(), trace_id));
+            if trace.tags.as_ref().is_none_or(|tags| !tags.is_dropped()) {
+                unsummarized.insert((tenant.clone(), trace_id));
+            }
         }
+    }
+
+    /// Hands out the tag-summary work of every trace with fragments newer than its summary
+    /// (at most one batch should be out at a time, so summaries grow in fragment order).
+    pub fn tag_summary_work(&mut self) -> Vec<SummaryWork> {
+        let mut work = Vec::new();
+        for (tenant, trace_id) in self.unsummarized.drain() {
+            let Some(trace) = self.tenants.get(&tenant).and_then(|t| t.get(&trace_id)) else {
+                continue;
+            };
+            let covered = trace.tags.as_ref().map_or(0, |tags| tags.covered());
+            let Some(newer) = trace.fragments.get(covered..).filter(|newer| !newer.is_empty())
+            else {
+                continue;
+            };
+            work.push(SummaryWork {
+                tenant,
+                trace_id,
+                first_index: trace.first_index,
+                base: trace.tags.clone(),
+                fragments: newer.to_vec(),
+            });
+        }
+        self.summarizing += work.len();
+        work
+    }
+
+    /// Stores the finished summaries of the batch that was out (all of it: a failed batch
+    /// reports none); one whose trace was evicted (or re-created), or whose base is no longer
+    /// the trace's summary, is discarded.
+    pub fn store_tag_summaries(&mut self, done: Vec<SummaryDone>) {
+        self.summarizing = 0;
+        for summary in done {
+            let Some(trace) =
+                self.tenants.get_mut(&summary.tenant).and_then(|t| t.get_mut(&summary.trace_id))
+            else {
+                continue;
+            };
+            let current = trace.tags.as_ref().map_or(0, |tags| tags.covered());
+            if trace.first_index != summary.first_index || current != summary.base_covered {
+                continue;
+            }
+            let old_bytes = trace.tags.as_ref().map_or(0, |tags| tags.bytes() as u64);
+            self.summary_bytes =
+                self.summary_bytes.saturating_sub(old_bytes) + summary.tags.bytes() as u64;
+            trace.tags = Some(summary.tags);
+        }
+    }
+
+    /// Traces whose newest fragments are not in their tag summary yet (queued or in work).
+    pub fn traces_awaiting_tag_summary(&self) -> u64 {
+        (self.unsummarized.len() + self.summarizing) as u64
+    }
+
+    /// Estimated bytes of every tag summary held.
+    pub fn tag_summary_bytes(&self) -> u64 {
+        self.summary_bytes
     }
 
     /// Records that every log record up to `up_to` is in a registered block, as of `now`.
@@ -238,6 +317,9 @@ impl LiveTraces {
             }
             let Some(trace) = traces.remove(&trace_id) else { continue };
             evicted += 1;
+            let summary_bytes = trace.tags.as_ref().map_or(0, |tags| tags.bytes() as u64);
+            self.summary_bytes = self.summary_bytes.saturating_sub(summary_bytes);
+            self.unsummarized.remove(&(tenant.clone(), trace_id));
             if let Some(usage) = self.usage.get_mut(&tenant) {
                 usage.traces = usage.traces.saturating_sub(1);
                 usage.bytes = usage.bytes.saturating_sub(trace.bytes + TRACE_OVERHEAD_BYTES);
@@ -277,6 +359,7 @@ impl LiveTraces {
                 start_unix_nano: t.start_unix_nano,
                 end_unix_nano: t.end_unix_nano,
                 span_count: t.span_count,
+                tags: t.tags.clone(),
             })
             .collect()
     }

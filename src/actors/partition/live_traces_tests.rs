@@ -119,3 +119,113 @@ fn a_search_snapshot_shares_fragments_and_honours_the_window() {
     assert_eq!(late.iter().map(|t| t.trace_id).collect::<Vec<_>>(), [TraceId([3; 16])]);
     assert!(store.search_snapshot(&TenantId::new("a"), Some((0, 100))).is_empty());
 }
+
+/// A record carrying one span named `name` of trace `trace`.
+fn span_record(index: u64, trace: u8, name: &str) -> CommittedRecord {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData};
+    let span = Span { span_id: vec![index as u8; 8], name: name.into(), ..Default::default() };
+    let data = TracesData {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans { spans: vec![span], ..Default::default() }],
+            ..Default::default()
+        }],
+    };
+    let batch = TraceBatch {
+        tenant: "a".into(),
+        traces: vec![TraceFragment {
+            trace_id: vec![trace; 16],
+            start_unix_nano: 100,
+            end_unix_nano: 200,
+            span_count: 1,
+            traces_data: Bytes::from(data.encode_to_vec()),
+        }],
+    };
+    CommittedRecord { index: LogIndex(index), payload: Bytes::from(batch.encode_to_vec()) }
+}
+
+/// Summarizes what is due, as the actor's blocking thread does.
+fn summarize(store: &mut LiveTraces) -> usize {
+    let work = store.tag_summary_work();
+    let count = work.len();
+    store.store_tag_summaries(work.into_iter().map(SummaryWork::run).collect());
+    count
+}
+
+fn summary_of(store: &LiveTraces, trace: u8) -> Option<(usize, bool, Vec<String>)> {
+    let snapshot = store.search_snapshot(&TenantId::new("a"), None);
+    let live = snapshot.into_iter().find(|live| live.trace_id == TraceId([trace; 16]))?;
+    let tags = live.tags?;
+    let names = tags
+        .values(crate::storage::block::TagScope::Intrinsic, "name")
+        .map(|values| values.values().iter().map(|value| format!("{value:?}")).collect())
+        .unwrap_or_default();
+    Some((tags.covered(), tags.covers(live.fragments.len()), names))
+}
+
+#[test]
+fn tag_summaries_follow_the_fragments_in_order_and_leave_with_the_trace() {
+    let mut store = based();
+    store.apply(&[span_record(1, 1, "first"), span_record(2, 2, "other")]).unwrap();
+    assert_eq!(store.traces_awaiting_tag_summary(), 2);
+    assert_eq!(summary_of(&store, 1), None, "nothing summarized yet");
+    let work = store.tag_summary_work();
+    assert_eq!(work.len(), 2);
+    assert!(store.tag_summary_work().is_empty(), "handed out once");
+    store.apply(&[span_record(3, 1, "second")]).unwrap();
+    assert_eq!(store.traces_awaiting_tag_summary(), 3, "two in work, one newer fragment");
+    store.store_tag_summaries(work.into_iter().map(SummaryWork::run).collect());
+    let first_only = (1, false, vec!["Str(\"first\")".to_string()]);
+    assert_eq!(summary_of(&store, 1), Some(first_only), "one of its two fragments");
+    assert_eq!(store.traces_awaiting_tag_summary(), 1);
+
+    let work = store.tag_summary_work();
+    assert_eq!(work.len(), 1);
+    assert_eq!((work[0].fragments.len(), work[0].base.as_ref().map(|b| b.covered())), (1, Some(1)));
+    let stale = SummaryWork {
+        tenant: work[0].tenant.clone(),
+        trace_id: work[0].trace_id,
+        first_index: work[0].first_index,
+        base: None,
+        fragments: Vec::new(),
+    }
+    .run();
+    store.store_tag_summaries(work.into_iter().map(SummaryWork::run).collect());
+    let both = vec!["Str(\"first\")".to_string(), "Str(\"second\")".to_string()];
+    assert_eq!(summary_of(&store, 1), Some((2, true, both.clone())));
+    store.store_tag_summaries(vec![stale]);
+    assert_eq!(summary_of(&store, 1), Some((2, true, both)), "a result on an old base is dropped");
+    assert_eq!(store.traces_awaiting_tag_summary(), 0);
+    assert!(store.tag_summary_bytes() > 0);
+
+    let start = Instant::now();
+    store.flushed(LogIndex(3), start);
+    assert_eq!(store.evict(start, Duration::ZERO), 2);
+    assert_eq!((store.tag_summary_bytes(), store.traces_awaiting_tag_summary()), (0, 0));
+}
+
+#[test]
+fn a_summary_of_an_evicted_trace_is_not_given_to_its_successor() {
+    let mut store = based();
+    store.apply(&[span_record(1, 1, "old")]).unwrap();
+    let work = store.tag_summary_work();
+    let start = Instant::now();
+    store.flushed(LogIndex(1), start);
+    assert_eq!(store.evict(start, Duration::ZERO), 1);
+    store.apply(&[span_record(2, 1, "new")]).unwrap();
+    store.store_tag_summaries(work.into_iter().map(SummaryWork::run).collect());
+    assert_eq!(summary_of(&store, 1), None, "the old trace's summary is not the new one's");
+    assert_eq!(summarize(&mut store), 1);
+    assert_eq!(summary_of(&store, 1), Some((1, true, vec!["Str(\"new\")".to_string()])));
+}
+
+#[test]
+fn undecodable_fragments_get_a_dropped_summary_and_no_more_work() {
+    let mut store = based();
+    store.apply(&[record(1, "a", 1, 10)]).unwrap();
+    assert_eq!(summarize(&mut store), 1);
+    let snapshot = store.search_snapshot(&TenantId::new("a"), None);
+    assert!(snapshot[0].tags.as_ref().is_some_and(|tags| tags.is_dropped()));
+    store.apply(&[record(2, "a", 1, 10)]).unwrap();
+    assert_eq!(store.traces_awaiting_tag_summary(), 0, "a dropped summary is not rebuilt");
+    assert_eq!(summarize(&mut store), 0);
+}

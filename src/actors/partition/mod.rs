@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  PartitionSupervisor ─┬─ PartitionLog (log.rs; core: group_commit.rs) ── WAL (storage::wal)
-//!                       ├─ LiveStore    (live_store.rs; core: live_traces.rs) ── usage.rs board
+//!                       ├─ LiveStore    (live_store.rs; core: live_traces.rs, tag summaries:
+//!                       │                live_tags.rs) ── usage.rs board
 //!                       └─ BlockBuilder (block_builder.rs; core: flush_planner.rs) ── blocks
 //! ```
 
@@ -10,6 +11,7 @@ pub(crate) mod block_builder;
 pub(crate) mod flush_planner;
 pub(crate) mod group_commit;
 pub(crate) mod live_store;
+pub(crate) mod live_tags;
 pub(crate) mod live_traces;
 pub(crate) mod log;
 pub(crate) mod supervisor;

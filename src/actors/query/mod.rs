@@ -12,7 +12,8 @@
 //!
 //! Tag autocomplete (`tags`): names and values from live traces (`tags_live`) and block tag
 //! dictionaries, collected under Tempo's limits (`tag_collect`), from validated requests
-//! (`tag_request`); what is read for which tag is in `tag_sources`.
+//! (`tag_request`); what is read for which tag is in `tag_sources`; streaming interims are
+//! `tag_interims`.
 
 pub(crate) mod block_cache;
 pub(crate) mod search;
@@ -21,6 +22,7 @@ pub(crate) mod search_hits;
 pub(crate) mod shard;
 pub(crate) mod sources;
 pub(crate) mod tag_collect;
+pub(crate) mod tag_interims;
 pub(crate) mod tag_request;
 pub(crate) mod tag_sources;
 pub(crate) mod tags;

@@ -89,6 +89,14 @@ impl<T: Hash + Eq + Clone> Distinct<T> {
     }
 }
 
+/// How much of a collector earlier messages of a streaming query carried: items per name
+/// group, and values (collectors only grow, in discovery order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SentItems {
+    names: Vec<usize>,
+    values: usize,
+}
+
 /// How names are grouped.
 #[derive(Debug, Clone)]
 enum NameGroups {
@@ -236,6 +244,25 @@ impl TagCollector {
         for value in found.values.items() {
             self.add_value(value.clone());
         }
+    }
+
+    /// What was found since `sent` (then marks it sent): a collector of the same shape
+    /// holding only the new names and values, for a streaming interim.
+    pub(crate) fn changes_since(&self, sent: &mut SentItems) -> TagCollector {
+        let mut changes = self.empty_like();
+        let groups = self.names_by_scope();
+        sent.names.resize(groups.len(), 0);
+        for ((scope, names), sent_names) in groups.into_iter().zip(&mut sent.names) {
+            for name in names.items().get(*sent_names..).unwrap_or_default() {
+                changes.add_name(scope, name);
+            }
+            *sent_names = names.items().len();
+        }
+        for value in self.values.items().get(sent.values..).unwrap_or_default() {
+            changes.add_value(value.clone());
+        }
+        sent.values = self.values.items().len();
+        changes
     }
 
     /// Names per scope in discovery order (one entry under the first scope when merged).

@@ -119,3 +119,31 @@ fn floats_print_like_go() {
         assert_eq!(go_format_float(number), expected, "{number:?}");
     }
 }
+
+#[test]
+fn changes_since_carry_only_what_is_new_and_mark_it_sent() {
+    let no_limits = limits(0, 0);
+    let mut found =
+        TagCollector::for_names(&[TagScope::Span, TagScope::Resource], false, no_limits);
+    let mut sent = SentItems::default();
+    found.add_name(TagScope::Span, "a");
+    found.add_name(TagScope::Resource, "r");
+    let first = found.changes_since(&mut sent);
+    let sorted = |collector: &TagCollector| collector.sorted_names();
+    assert_eq!(
+        sorted(&first),
+        [(TagScope::Span, vec!["a".to_string()]), (TagScope::Resource, vec!["r".to_string()])]
+    );
+    found.add_name(TagScope::Span, "a");
+    found.add_name(TagScope::Span, "b");
+    assert_eq!(sorted(&found.changes_since(&mut sent)), [(TagScope::Span, vec!["b".to_string()])]);
+    assert!(sorted(&found.changes_since(&mut sent)).is_empty(), "nothing new");
+
+    let mut values = TagCollector::for_values(no_limits);
+    let mut sent = SentItems::default();
+    values.add_value(TypedValue::int(1));
+    assert_eq!(values.changes_since(&mut sent).sorted_values(), [TypedValue::int(1)]);
+    values.add_value(TypedValue::int(2));
+    values.add_value(TypedValue::int(1));
+    assert_eq!(values.changes_since(&mut sent).sorted_values(), [TypedValue::int(2)]);
+}

@@ -11,7 +11,9 @@
 //!   a `{…}` filter, is ignored; a trivially true one (`{}`) is no filter. More than
 //!   [`MAX_CONDITION_GROUPS`] OR-groups is a 400.
 //! - `start`/`end`: seconds; only when both are set does the query read blocks overlapping
-//!   `[start, end]` besides live data; a window wider than 168h is a 400.
+//!   `[start, end]` besides live data; a window wider than `query_frontend.search.max_duration`
+//!   (when that is not `0s`) is a 400 naming the limit as Go prints it, as Tempo's tag sharder
+//!   answers.
 
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use thiserror::Error;
 
 use crate::actors::query::tag_collect::{CollectLimits, MAX_ANSWER_BYTES};
 use crate::api::error_code::ErrorCode;
+use crate::config::HumanDuration;
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
 use crate::storage::block::TagScope;
@@ -31,8 +34,15 @@ use crate::traceql::{parse, parse_and_validate};
 pub(crate) const MAX_CONDITION_GROUPS: u64 = 100;
 /// Longest `q` (Tempo's `max_query_expression_size_bytes`).
 pub(crate) const MAX_QUERY_BYTES: usize = 128 * 1024;
-/// Widest `start`–`end` window, seconds (Tempo's search `max_duration`, 168h).
-const MAX_RANGE_SECONDS: u32 = 168 * 3600;
+
+/// What the node's configuration allows a tag request, the same for HTTP and gRPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TagRequestBounds {
+    /// The query gives up after this long (`querier.search.query_timeout`).
+    pub timeout: Duration,
+    /// Widest `start`–`end` window (`query_frontend.search.max_duration`); `None` = no limit.
+    pub max_window: Option<Duration>,
+}
 
 /// Why a tag request was refused (always the client's fault: 400).
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -61,9 +71,12 @@ pub enum TagRequestError {
         "maximum condition groups reached (limit: {MAX_CONDITION_GROUPS}). Reduce the number of OR conditions in the query"
     )]
     TooManyConditionGroups,
-    /// `end - start` is over 168h (also when `end` is before `start`, as Tempo computes it).
-    #[error("range specified by start and end exceeds 168h0m0s. received start={start} end={end}")]
+    /// `end - start` is over the configured `max_duration` (also when `end` is before
+    /// `start`, as Tempo computes it).
+    #[error("range specified by start and end exceeds {max}. received start={start} end={end}")]
     RangeTooLong {
+        /// The limit as Go prints a duration (`168h0m0s`), as in Tempo's text.
+        max: String,
         /// Start, seconds.
         start: u32,
         /// End, seconds.
@@ -135,36 +148,37 @@ pub(crate) struct TagValuesQuery {
 }
 
 impl TagsQuery {
-    /// Validates a tag-names request; `with_filter` is false for v1 (which ignores `q`).
+    /// Validates a tag-names request against `bounds`; `with_filter` is false for v1 (which
+    /// ignores `q`).
     pub(crate) fn from_request(
         request: &tempopb::SearchTagsRequest,
         with_filter: bool,
         tenants: Vec<TenantId>,
-        timeout: Duration,
+        bounds: TagRequestBounds,
     ) -> Result<TagsQuery, TagRequestError> {
         check_size(&request.query)?;
         let filter = if with_filter { filter_of(&request.query)? } else { None };
         let scope = parse_scope(&request.scope)?;
-        let window = window(request.start, request.end)?;
+        let window = window(request.start, request.end, bounds.max_window)?;
         Ok(TagsQuery {
             tenants,
             scope,
             filter,
             window,
             limits: limits(request.max_tags_per_scope, request.stale_values_threshold),
-            timeout,
+            timeout: bounds.timeout,
         })
     }
 }
 
 impl TagValuesQuery {
-    /// Validates a tag-values request: v2 parses the tag as a field reference and honours
-    /// `q`; v1 takes the name as it is and ignores `q`.
+    /// Validates a tag-values request against `bounds`: v2 parses the tag as a field
+    /// reference and honours `q`; v1 takes the name as it is and ignores `q`.
     pub(crate) fn from_request(
         request: &tempopb::SearchTagValuesRequest,
         v2: bool,
         tenants: Vec<TenantId>,
-        timeout: Duration,
+        bounds: TagRequestBounds,
     ) -> Result<TagValuesQuery, TagRequestError> {
         check_size(&request.query)?;
         let filter = if v2 { filter_of(&request.query)? } else { None };
@@ -176,14 +190,14 @@ impl TagValuesQuery {
         } else {
             TagName::Plain(request.tag_name.clone())
         };
-        let window = window(request.start, request.end)?;
+        let window = window(request.start, request.end, bounds.max_window)?;
         Ok(TagValuesQuery {
             tenants,
             tag,
             filter,
             window,
             limits: limits(request.max_tag_values, request.stale_value_threshold),
-            timeout,
+            timeout: bounds.timeout,
         })
     }
 }
@@ -215,11 +229,20 @@ fn parse_scope(scope: &str) -> Result<ScopeChoice, TagRequestError> {
     })
 }
 
-/// The window to read blocks in: only when both ends are set, as Tempo's tag sharder.
-fn window(start: u32, end: u32) -> Result<Option<(u64, u64)>, TagRequestError> {
+/// The window to read blocks in: only when both ends are set, as Tempo's tag sharder. The
+/// width is checked against `max_window` whether or not both ends are set, as Tempo does.
+fn window(
+    start: u32,
+    end: u32,
+    max_window: Option<Duration>,
+) -> Result<Option<(u64, u64)>, TagRequestError> {
     // Tempo subtracts as uint32: an end before the start wraps to a huge range.
-    if end.wrapping_sub(start) > MAX_RANGE_SECONDS {
-        return Err(TagRequestError::RangeTooLong { start, end });
+    let width = Duration::from_secs(u64::from(end.wrapping_sub(start)));
+    if let Some(max) = max_window
+        && width > max
+    {
+        let max = HumanDuration(max).to_go_string();
+        return Err(TagRequestError::RangeTooLong { max, start, end });
     }
     if start == 0 || end == 0 {
         return Ok(None);

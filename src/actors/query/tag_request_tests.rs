@@ -3,7 +3,23 @@
 use super::*;
 use crate::traceql::ast::{Attribute, AttributeScope, Intrinsic};
 
+/// Tempo's default bounds: 168h windows.
+const DEFAULT_BOUNDS: TagRequestBounds = TagRequestBounds {
+    timeout: Duration::from_secs(1),
+    max_window: Some(Duration::from_secs(168 * 3600)),
+};
+
 fn tags(scope: &str, query: &str, start: u32, end: u32) -> Result<TagsQuery, String> {
+    tags_within(DEFAULT_BOUNDS, scope, query, start, end)
+}
+
+fn tags_within(
+    bounds: TagRequestBounds,
+    scope: &str,
+    query: &str,
+    start: u32,
+    end: u32,
+) -> Result<TagsQuery, String> {
     let request = tempopb::SearchTagsRequest {
         scope: scope.into(),
         query: query.into(),
@@ -12,7 +28,7 @@ fn tags(scope: &str, query: &str, start: u32, end: u32) -> Result<TagsQuery, Str
         max_tags_per_scope: 7,
         stale_values_threshold: 3,
     };
-    TagsQuery::from_request(&request, true, vec![TenantId::single_tenant()], Duration::from_secs(1))
+    TagsQuery::from_request(&request, true, vec![TenantId::single_tenant()], bounds)
         .map_err(|error| error.to_string())
 }
 
@@ -22,13 +38,8 @@ fn values(tag: &str, query: &str, v2: bool) -> Result<TagValuesQuery, String> {
         query: query.into(),
         ..Default::default()
     };
-    TagValuesQuery::from_request(
-        &request,
-        v2,
-        vec![TenantId::single_tenant()],
-        Duration::from_secs(1),
-    )
-    .map_err(|error| error.to_string())
+    TagValuesQuery::from_request(&request, v2, vec![TenantId::single_tenant()], DEFAULT_BOUNDS)
+        .map_err(|error| error.to_string())
 }
 
 #[test]
@@ -67,6 +78,41 @@ fn limits_and_windows_come_from_the_request() {
         "range specified by start and end exceeds 168h0m0s. received start=200 end=100",
         "an end before the start wraps, as in Tempo"
     );
+}
+
+#[test]
+fn the_window_cap_is_the_configured_max_duration() {
+    let bounds = |max_window| TagRequestBounds { timeout: Duration::from_secs(1), max_window };
+    let ninety_minutes = bounds(Some(Duration::from_secs(90 * 60)));
+    assert!(tags_within(ninety_minutes, "", "", 1000, 1000 + 90 * 60).is_ok(), "at the cap");
+    assert_eq!(
+        tags_within(ninety_minutes, "", "", 1000, 1000 + 90 * 60 + 1).unwrap_err(),
+        "range specified by start and end exceeds 1h30m0s. received start=1000 end=6401"
+    );
+    assert_eq!(
+        tags_within(ninety_minutes, "", "", 0, 5401).unwrap_err(),
+        "range specified by start and end exceeds 1h30m0s. received start=0 end=5401",
+        "checked even when only one end is set, as in Tempo"
+    );
+    let values_request = tempopb::SearchTagValuesRequest {
+        tag_name: "span.x".into(),
+        start: 10,
+        end: 20,
+        ..Default::default()
+    };
+    let nine_seconds = bounds(Some(Duration::from_secs(9)));
+    let error = TagValuesQuery::from_request(&values_request, true, Vec::new(), nine_seconds)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "range specified by start and end exceeds 9s. received start=10 end=20");
+    let unlimited = bounds(None);
+    let year = tags_within(unlimited, "", "", 1, 1 + 366 * 86_400).unwrap();
+    assert_eq!(
+        year.window,
+        Some((1_000_000_000, (1 + 366 * 86_400) * 1_000_000_000 + 999_999_999))
+    );
+    assert!(tags_within(unlimited, "", "", 200, 100).is_ok(), "0s: no cap, even wrapped");
+    assert_eq!(year.timeout, Duration::from_secs(1), "the timeout comes from the bounds");
 }
 
 #[test]
@@ -142,6 +188,6 @@ fn v1_tags_are_taken_as_they_are_and_ignore_q() {
     assert_eq!(query.tag, TagName::Plain("app.user.id".into()));
     assert!(query.filter.is_none());
     let request = tempopb::SearchTagsRequest { query: "{ .a = 1 }".into(), ..Default::default() };
-    let v1 = TagsQuery::from_request(&request, false, Vec::new(), Duration::from_secs(1)).unwrap();
+    let v1 = TagsQuery::from_request(&request, false, Vec::new(), DEFAULT_BOUNDS).unwrap();
     assert!(v1.filter.is_none());
 }

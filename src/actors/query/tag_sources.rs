@@ -6,6 +6,7 @@
 //! ([`collect_from_dictionary`]).
 
 use crate::actors::query::tag_collect::{TagCollector, TypedValue, ValueKind};
+use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::tag_dictionary::intrinsic;
 use crate::storage::block::{TagDictionary, TagScope};
 use crate::traceql::SearchPlan;
@@ -181,6 +182,9 @@ pub(crate) fn virtual_values_v1(name: &str) -> Vec<TypedValue> {
 pub(crate) struct TagJob {
     /// Only spans matching this filter contribute; `None` = every span.
     pub filter: Option<SearchPlan>,
+    /// The filter's necessary condition, asked of a live trace's tag summary so a trace that
+    /// cannot match is not decoded; `None` = every trace is decoded.
+    pub prefilter: Option<ScanFilter>,
     /// Whose values to collect; `None` = collect names (of the template's scopes).
     pub values_of: Option<ValueSource>,
     /// Values are collected as strings (v1).

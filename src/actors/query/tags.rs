@@ -9,7 +9,11 @@
 //!           (the block's tags.json, cached; a block without one is skipped)
 //!        ◄─ jobs in order, JOBS_IN_FLIGHT at a time, absorbed into one TagCollector;
 //!           stop as soon as it is done (limit, maxStaleValues, byte budget)
+//!           (streaming: after a job, at most every INTERIM_PERIOD, what is new ─► interims)
 //! ```
+//!
+//! Each query takes an optional listener for interims (`tag_interims`; the gRPC
+//! `StreamingQuerier` passes one, HTTP none) and returns the complete answer.
 //!
 //! Blocks and `q`: a block's dictionary lists every value of the block and cannot tell which
 //! spans carried it, so it cannot be filtered. A query with a filter (`q` that is not
@@ -23,6 +27,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
+use tokio::sync::mpsc;
 use tracing::error;
 
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
@@ -32,12 +37,14 @@ use crate::actors::query::QueryError;
 use crate::actors::query::shard::QueryShardPool;
 use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
 use crate::actors::query::tag_collect::{TagCollector, TypedValue};
+use crate::actors::query::tag_interims::{TagInterims, TagProgress};
 use crate::actors::query::tag_request::{ScopeChoice, TagName, TagValuesQuery, TagsQuery};
 use crate::actors::query::tag_sources::{
     INTRINSIC_TAGS, TagJob, TagJobAnswer, ValueSource, virtual_values_v1, virtual_values_v2,
 };
 use crate::model::ids::TenantId;
 use crate::proto::tempopb;
+use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::{BlockMeta, TagScope};
 use crate::storage::block_list::BlockList;
 use crate::traceql::{Query, SearchPlan};
@@ -74,25 +81,23 @@ impl TagSearcher {
     }
 
     /// Tag names per scope (`/api/v2/search/tags`); the intrinsic scope is added for no scope,
-    /// `none` and `intrinsic`.
+    /// `none` and `intrinsic` (to the complete answer; interims carry found names only).
     #[tracing::instrument(name = "search_tags", skip_all, fields(scope = ?query.scope))]
     pub(crate) async fn search_tags_v2(
         &self,
         query: &TagsQuery,
+        interims: Option<mpsc::Sender<tempopb::SearchTagsV2Response>>,
     ) -> Result<tempopb::SearchTagsV2Response, QueryError> {
-        let (found, metrics) = self.collect_names(query, false).await?;
-        let mut scopes: Vec<tempopb::SearchTagsV2Scope> = found
-            .sorted_names()
-            .into_iter()
-            .map(|(scope, tags)| tempopb::SearchTagsV2Scope { name: scope.as_str().into(), tags })
-            .collect();
+        let mut progress = TagInterims::new(interims, tags_v2_message);
+        let (found, metrics) = self.collect_names(query, false, &mut progress).await?;
+        let mut answer = tags_v2_message(&found, metrics);
         if matches!(query.scope, ScopeChoice::All | ScopeChoice::Intrinsic) {
-            scopes.push(tempopb::SearchTagsV2Scope {
+            answer.scopes.push(tempopb::SearchTagsV2Scope {
                 name: TagScope::Intrinsic.as_str().to_string(),
                 tags: INTRINSIC_TAGS.iter().map(|tag| tag.to_string()).collect(),
             });
         }
-        Ok(tempopb::SearchTagsV2Response { scopes, metrics: Some(metrics) })
+        Ok(answer)
     }
 
     /// Tag names, unscoped and de-duplicated (`/api/search/tags`); the intrinsics only for
@@ -101,6 +106,7 @@ impl TagSearcher {
     pub(crate) async fn search_tags_v1(
         &self,
         query: &TagsQuery,
+        interims: Option<mpsc::Sender<tempopb::SearchTagsResponse>>,
     ) -> Result<tempopb::SearchTagsResponse, QueryError> {
         if query.scope == ScopeChoice::Intrinsic {
             return Ok(tempopb::SearchTagsResponse {
@@ -108,9 +114,9 @@ impl TagSearcher {
                 metrics: Some(tempopb::MetadataMetrics::default()),
             });
         }
-        let (found, metrics) = self.collect_names(query, true).await?;
-        let tag_names = found.sorted_names().into_iter().flat_map(|(_, names)| names).collect();
-        Ok(tempopb::SearchTagsResponse { tag_names, metrics: Some(metrics) })
+        let mut progress = TagInterims::new(interims, tags_v1_message);
+        let (found, metrics) = self.collect_names(query, true, &mut progress).await?;
+        Ok(tags_v1_message(&found, metrics))
     }
 
     /// Typed values of one tag (`/api/v2/search/tag/<tag>/values`).
@@ -118,6 +124,7 @@ impl TagSearcher {
     pub(crate) async fn search_tag_values_v2(
         &self,
         query: &TagValuesQuery,
+        interims: Option<mpsc::Sender<tempopb::SearchTagValuesV2Response>>,
     ) -> Result<tempopb::SearchTagValuesV2Response, QueryError> {
         let source = match &query.tag {
             TagName::Field(field) => {
@@ -131,11 +138,10 @@ impl TagSearcher {
             }
             TagName::Plain(name) => ValueSource::for_v1_name(name),
         };
-        let (found, metrics) = self.collect_values(query, source, false, Vec::new()).await?;
-        Ok(tempopb::SearchTagValuesV2Response {
-            tag_values: found.sorted_values().into_iter().map(tag_value).collect(),
-            metrics: Some(metrics),
-        })
+        let mut progress = TagInterims::new(interims, values_v2_message);
+        let (found, metrics) =
+            self.collect_values(query, source, false, Vec::new(), &mut progress).await?;
+        Ok(values_v2_message(&found, metrics))
     }
 
     /// Values of one tag as strings (`/api/search/tag/<tag>/values`), with the virtual
@@ -144,22 +150,23 @@ impl TagSearcher {
     pub(crate) async fn search_tag_values_v1(
         &self,
         query: &TagValuesQuery,
+        interims: Option<mpsc::Sender<tempopb::SearchTagValuesResponse>>,
     ) -> Result<tempopb::SearchTagValuesResponse, QueryError> {
         let (source, seed) = match &query.tag {
             TagName::Plain(name) => (ValueSource::for_v1_name(name), virtual_values_v1(name)),
             TagName::Field(field) => (ValueSource::for_field(field), Vec::new()),
         };
-        let (found, metrics) = self.collect_values(query, source, true, seed).await?;
-        let mut tag_values: Vec<String> =
-            found.sorted_values().into_iter().map(|value| value.text).collect();
-        tag_values.sort();
-        Ok(tempopb::SearchTagValuesResponse { tag_values, metrics: Some(metrics) })
+        let mut progress = TagInterims::new(interims, values_v1_message);
+        let (found, metrics) =
+            self.collect_values(query, source, true, seed, &mut progress).await?;
+        Ok(values_v1_message(&found, metrics))
     }
 
     async fn collect_names(
         &self,
         query: &TagsQuery,
         merged: bool,
+        progress: &mut dyn TagProgress,
     ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
         let scopes: Vec<TagScope> = match query.scope {
             ScopeChoice::All => TagScope::ATTRIBUTES.to_vec(),
@@ -171,7 +178,7 @@ impl TagSearcher {
             return Ok((template, tempopb::MetadataMetrics::default()));
         }
         let job = job(query.filter.as_ref(), None, false, template);
-        self.run(&query.tenants, query.window, job, Vec::new(), query.timeout).await
+        self.run(&query.tenants, query.window, job, Vec::new(), query.timeout, progress).await
     }
 
     async fn collect_values(
@@ -180,6 +187,7 @@ impl TagSearcher {
         source: ValueSource,
         untyped: bool,
         seed: Vec<TypedValue>,
+        progress: &mut dyn TagProgress,
     ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
         let template = TagCollector::for_values(query.limits);
         if source == ValueSource::Nothing {
@@ -188,7 +196,7 @@ impl TagSearcher {
             return Ok((found, tempopb::MetadataMetrics::default()));
         }
         let job = job(query.filter.as_ref(), Some(source), untyped, template);
-        self.run(&query.tenants, query.window, job, seed, query.timeout).await
+        self.run(&query.tenants, query.window, job, seed, query.timeout, progress).await
     }
 
     /// Runs a job over live data and (when allowed) blocks, to completion or the timeout.
@@ -199,8 +207,10 @@ impl TagSearcher {
         job: TagJob,
         seed: Vec<TypedValue>,
         timeout: std::time::Duration,
+        progress: &mut dyn TagProgress,
     ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
-        match tokio::time::timeout(timeout, self.run_jobs(tenants, window, job, seed)).await {
+        let jobs = self.run_jobs(tenants, window, job, seed, progress);
+        match tokio::time::timeout(timeout, jobs).await {
             Ok(answer) => answer,
             Err(_) => Err(QueryError::Timeout { after: timeout }),
         }
@@ -212,6 +222,7 @@ impl TagSearcher {
         window: Option<(u64, u64)>,
         job: TagJob,
         seed: Vec<TypedValue>,
+        progress: &mut dyn TagProgress,
     ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
         let mut found = job.template.empty_like();
         seed.into_iter().for_each(|value| found.add_value(value));
@@ -240,6 +251,7 @@ impl TagSearcher {
                 metrics.inspected_bytes += answer.inspected_bytes;
                 found.absorb(&answer.found);
             }
+            progress.found_more(&found, &metrics);
         }
         Ok((found, metrics))
     }
@@ -276,7 +288,59 @@ fn job(
     template: TagCollector,
 ) -> TagJob {
     let filter = filter.and_then(|query| SearchPlan::new(query).ok());
-    TagJob { filter, values_of, untyped, template }
+    let prefilter = filter.as_ref().and_then(prefilter_of);
+    TagJob { filter, prefilter, values_of, untyped, template }
+}
+
+/// The filter's necessary condition, compiled for live tag summaries; `None` when it rules
+/// nothing out (or a regex does not compile: then the engine reports nothing either).
+pub(crate) fn prefilter_of(plan: &SearchPlan) -> Option<ScanFilter> {
+    let cond = plan.necessary_condition().clone();
+    if cond.is_always() {
+        return None;
+    }
+    ScanFilter::new(cond, None).ok()
+}
+
+/// Names per scope (an interim's: without the intrinsic scope).
+fn tags_v2_message(
+    found: &TagCollector,
+    metrics: tempopb::MetadataMetrics,
+) -> tempopb::SearchTagsV2Response {
+    let scopes = found
+        .sorted_names()
+        .into_iter()
+        .map(|(scope, tags)| tempopb::SearchTagsV2Scope { name: scope.as_str().into(), tags })
+        .collect();
+    tempopb::SearchTagsV2Response { scopes, metrics: Some(metrics) }
+}
+
+fn tags_v1_message(
+    found: &TagCollector,
+    metrics: tempopb::MetadataMetrics,
+) -> tempopb::SearchTagsResponse {
+    let tag_names = found.sorted_names().into_iter().flat_map(|(_, names)| names).collect();
+    tempopb::SearchTagsResponse { tag_names, metrics: Some(metrics) }
+}
+
+fn values_v2_message(
+    found: &TagCollector,
+    metrics: tempopb::MetadataMetrics,
+) -> tempopb::SearchTagValuesV2Response {
+    tempopb::SearchTagValuesV2Response {
+        tag_values: found.sorted_values().into_iter().map(tag_value).collect(),
+        metrics: Some(metrics),
+    }
+}
+
+fn values_v1_message(
+    found: &TagCollector,
+    metrics: tempopb::MetadataMetrics,
+) -> tempopb::SearchTagValuesResponse {
+    let mut tag_values: Vec<String> =
+        found.sorted_values().into_iter().map(|value| value.text).collect();
+    tag_values.sort();
+    tempopb::SearchTagValuesResponse { tag_values, metrics: Some(metrics) }
 }
 
 fn tag_value(value: TypedValue) -> tempopb::TagValue {

@@ -1,25 +1,36 @@
-//! Tag names and values from live traces: decode each trace, keep the spans the job's filter
-//! matches (all of them without one), and collect from those spans what the job asks for.
-//! CPU work: a query shard runs it off the async workers.
+//! Tag names and values from live traces. CPU work: a query shard runs it off the async
+//! workers.
 //!
 //! ```text
-//!  LiveTraceRef ─decode─► EvalTrace ─filter (SearchPlan)─► matching spans
-//!     names:  span attributes; their resource, scope (once per trace); events; links
-//!     values: the tag's attribute in its scopes, or a string intrinsic
+//!  LiveTraceRef ─ no filter, summary covers every fragment (and is whole for the tag)?
+//!     yes ─► its tag summary (`live_tags`): names per scope, values per name, root intrinsics
+//!     no  ─decode─► EvalTrace ─filter (SearchPlan)─► matching spans
+//!            names:  span attributes; their resource, scope (once per trace); events; links
+//!            values: the tag's attribute in its scopes, or a string intrinsic
 //! ```
 //!
+//! A filter (`q`) needs the spans, so it decodes, but only traces its necessary condition
+//! (`traceql::pushdown`) may match by their summary (`{ resource.service.name = "cart" }`
+//! skips the traces without that service). A trace whose summary lags behind its newest
+//! fragments, was dropped, or left out values of the asked tag is decoded too.
+//!
 //! What counts is what the block writer records in a tag dictionary (see
-//! `storage::block::tag_dictionary`), so a trace gives the same names and values before and
-//! after it moves to a block.
+//! `storage::block::tag_dictionary`; summaries are built by the same walk), so a trace gives
+//! the same names and values before and after it moves to a block. `inspected_bytes` counts
+//! the span data a trace holds either way.
 
 use std::collections::HashSet;
 
+use crate::actors::partition::live_tags::{TagScalar, TraceTags};
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::search_hits::{SearchJobError, decode_live};
 use crate::actors::query::tag_collect::{TagCollector, TypedValue};
 use crate::actors::query::tag_sources::{StringIntrinsic, TagJob, TagJobAnswer, ValueSource};
 use crate::storage::block::TagScope;
+use crate::storage::block::scan_filter::{KnownValue, KnownValues};
+use crate::storage::block::tag_dictionary::intrinsic;
 use crate::traceql::eval::{AttrValue, Attrs, EvalSpan, EvalTrace};
+use crate::traceql::pushdown::Target;
 
 /// Runs `job` on live traces, stopping once its collector is done.
 pub(crate) fn collect_live_tags(
@@ -33,6 +44,16 @@ pub(crate) fn collect_live_tags(
             break;
         }
         inspected_bytes += live.size();
+        if let Some(tags) = usable_summary(job, &live) {
+            match &job.values_of {
+                None => names_from_summary(tags, &mut found),
+                Some(source) => values_from_summary(job, source, tags, &mut found),
+            }
+            continue;
+        }
+        if summary_rules_out(job, &live) {
+            continue;
+        }
         let trace = decode_live(live)?;
         let spans = matching_spans(job, &trace);
         if spans.is_empty() {
@@ -44,6 +65,117 @@ pub(crate) fn collect_live_tags(
         }
     }
     Ok(TagJobAnswer { found, inspected_bytes })
+}
+
+/// The trace's tag summary, when it can answer the job exactly: no filter, every fragment
+/// summarized, and every value of the asked tag kept.
+fn usable_summary<'t>(job: &TagJob, live: &'t LiveTraceRef) -> Option<&'t TraceTags> {
+    if job.filter.is_some() {
+        return None;
+    }
+    let tags = live.tags.as_deref().filter(|tags| tags.covers(live.fragments.len()))?;
+    let whole = |scope: TagScope, name: &str| {
+        tags.values(scope, name).is_none_or(|values| !values.is_partial())
+    };
+    let answers = match &job.values_of {
+        None | Some(ValueSource::Nothing) => true,
+        Some(ValueSource::Attribute { scopes, name }) => {
+            scopes.iter().all(|scope| whole(*scope, name))
+        }
+        Some(ValueSource::Intrinsic(
+            StringIntrinsic::RootName | StringIntrinsic::RootServiceName,
+        )) => true,
+        Some(ValueSource::Intrinsic(intrinsic)) => {
+            whole(TagScope::Intrinsic, intrinsic.dictionary_name())
+        }
+    };
+    answers.then_some(tags)
+}
+
+/// Whether the trace's summary shows that the job's filter cannot match any of its spans
+/// (so the trace need not be decoded).
+fn summary_rules_out(job: &TagJob, live: &LiveTraceRef) -> bool {
+    let (Some(prefilter), Some(tags)) = (&job.prefilter, live.tags.as_deref()) else {
+        return false;
+    };
+    tags.covers(live.fragments.len())
+        && !prefilter.may_match_known(&|target| known_values(tags, target))
+}
+
+/// What the summary knows of a filter target's values: span names and span or resource
+/// attributes, when listed exactly.
+fn known_values<'t>(tags: &'t TraceTags, target: &Target) -> KnownValues<'t> {
+    let (scope, name) = match target {
+        Target::Name => (TagScope::Intrinsic, intrinsic::NAME),
+        Target::SpanAttr(name) => (TagScope::Span, name.as_str()),
+        Target::ResourceAttr(name) => (TagScope::Resource, name.as_str()),
+        _ => return KnownValues::Unknown,
+    };
+    let Some(values) = tags.values(scope, name) else {
+        return KnownValues::All(Vec::new());
+    };
+    if !values.is_plain() {
+        return KnownValues::Unknown;
+    }
+    let known = values.values().iter().map(|value| match value {
+        TagScalar::Str(text) => KnownValue::Str(text),
+        TagScalar::Int(number) => KnownValue::Int(*number),
+        TagScalar::Float(number) => KnownValue::Float(*number),
+        TagScalar::Bool(flag) => KnownValue::Bool(*flag),
+    });
+    KnownValues::All(known.collect())
+}
+
+fn names_from_summary(tags: &TraceTags, found: &mut TagCollector) {
+    for scope in found.name_scopes() {
+        for name in tags.names(scope) {
+            if !found.wants_names_of(scope) {
+                break;
+            }
+            found.add_name(scope, name);
+        }
+    }
+}
+
+fn values_from_summary(
+    job: &TagJob,
+    source: &ValueSource,
+    tags: &TraceTags,
+    found: &mut TagCollector,
+) {
+    let mut add_all = |scope: TagScope, name: &str| {
+        for value in tags.values(scope, name).map_or(&[][..], |values| values.values()) {
+            job.add_value(found, typed_value(value));
+        }
+    };
+    match source {
+        ValueSource::Nothing => {}
+        ValueSource::Attribute { scopes, name } => {
+            scopes.iter().for_each(|scope| add_all(*scope, name));
+        }
+        ValueSource::Intrinsic(StringIntrinsic::RootName) => {
+            if let Some(name) = tags.root_name() {
+                job.add_value(found, TypedValue::string(name));
+            }
+        }
+        ValueSource::Intrinsic(StringIntrinsic::RootServiceName) => {
+            if let Some(service) = tags.root_service() {
+                job.add_value(found, TypedValue::string(service));
+            }
+        }
+        ValueSource::Intrinsic(intrinsic) => {
+            add_all(TagScope::Intrinsic, intrinsic.dictionary_name())
+        }
+    }
+}
+
+fn typed_value(value: &TagScalar) -> TypedValue {
+    match value {
+        TagScalar::Str(text) => TypedValue::string(&**text),
+        TagScalar::Int(number) => TypedValue::int(*number),
+        TagScalar::Float(number) => TypedValue::float(*number),
+        TagScalar::Bool(flag) => TypedValue::bool(*flag),
+    }
 }
 
 /// Positions of the spans that contribute, in trace order. A filter that fails on a trace

@@ -10,6 +10,8 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, TracesData};
 use prost::Message;
 
+use std::sync::Arc;
+
 use super::*;
 use crate::actors::query::tag_collect::CollectLimits;
 use crate::actors::query::tag_sources::{ValueSource, collect_from_dictionary};
@@ -109,14 +111,36 @@ fn live(trace: u8) -> LiveTraceRef {
         start_unix_nano: 1_000,
         end_unix_nano: 2_000,
         span_count: 2,
+        tags: None,
     }
+}
+
+/// The trace as the live-store holds it once summarized: one fragment per resource (so the
+/// root and the rest arrive apart), and the tag summary of both.
+fn summarized(trace: u8) -> LiveTraceRef {
+    let fragments: Vec<Bytes> = shop_trace(trace)
+        .into_iter()
+        .rev()
+        .map(|resource| Bytes::from(TracesData { resource_spans: vec![resource] }.encode_to_vec()))
+        .collect();
+    let mut tags = TraceTags::default();
+    fragments.iter().for_each(|fragment| tags.add_fragment(fragment));
+    LiveTraceRef { fragments, tags: Some(Arc::new(tags)), ..live(trace) }
+}
+
+/// A summarized trace whose spans are garbage: only the summary can answer for it.
+fn summary_only(trace: u8) -> LiveTraceRef {
+    let garbage = vec![Bytes::from_static(&[0xff; 3]); 2];
+    LiveTraceRef { fragments: garbage, ..summarized(trace) }
 }
 
 const NO_LIMITS: CollectLimits = CollectLimits { limit: 0, max_stale: 0, max_bytes: 0 };
 
 fn names_job(filter: Option<&str>) -> TagJob {
+    let filter = filter.map(|q| SearchPlan::new(&parse_and_validate(q).unwrap()).unwrap());
     TagJob {
-        filter: filter.map(|q| SearchPlan::new(&parse_and_validate(q).unwrap()).unwrap()),
+        prefilter: filter.as_ref().and_then(crate::actors::query::tags::prefilter_of),
+        filter,
         values_of: None,
         untyped: false,
         template: TagCollector::for_names(&TagScope::ATTRIBUTES, false, NO_LIMITS),
@@ -257,4 +281,138 @@ fn a_job_stops_once_its_collector_is_done() {
         TagCollector::for_names(&[TagScope::Span], false, CollectLimits { limit: 1, ..NO_LIMITS });
     let answer = collect_live_tags(&job, vec![live(1), live(2), live(3)]).unwrap();
     assert_eq!(answer.inspected_bytes, live(1).size(), "the first trace filled the only scope");
+}
+
+/// Every job a summary can answer, and the fields compared across the three sources.
+fn fields() -> Vec<FieldRef> {
+    vec![
+        attribute(AttributeScope::None, "service.name"),
+        attribute(AttributeScope::Resource, "k8s.pod.name"),
+        attribute(AttributeScope::Span, "http.status_code"),
+        attribute(AttributeScope::Span, "ratio"),
+        attribute(AttributeScope::Span, "tags"),
+        attribute(AttributeScope::Span, "nested"),
+        attribute(AttributeScope::Event, "exception.type"),
+        attribute(AttributeScope::Link, "link.kind"),
+        attribute(AttributeScope::Instrumentation, "scope.flag"),
+        FieldRef::Intrinsic(Intrinsic::Name),
+        FieldRef::Intrinsic(Intrinsic::StatusMessage),
+        FieldRef::Intrinsic(Intrinsic::TraceRootName),
+        FieldRef::Intrinsic(Intrinsic::TraceRootService),
+        FieldRef::Intrinsic(Intrinsic::EventName),
+        FieldRef::Intrinsic(Intrinsic::InstrumentationName),
+        FieldRef::Intrinsic(Intrinsic::InstrumentationVersion),
+        FieldRef::Intrinsic(Intrinsic::SpanId),
+    ]
+}
+
+#[test]
+fn summaries_answer_what_decoding_and_the_block_dictionary_answer() {
+    let mut builder = TagDictionaryBuilder::new();
+    for trace in [1u8, 2] {
+        builder.add_trace(&shop_trace(trace), Some("GET /cart"), Some("frontend"));
+    }
+    let dictionary = builder.finish();
+    let decoded = || vec![live(1), live(2)];
+    // Garbage spans: an answer at all proves the summaries gave it.
+    let from_summaries = || vec![summary_only(1), summary_only(2)];
+    let job = names_job(None);
+    let summary_names = names(&collect_live_tags(&job, from_summaries()).unwrap().found);
+    assert_eq!(summary_names, names(&collect_live_tags(&job, decoded()).unwrap().found));
+    assert_eq!(summary_names, names(&collect_from_dictionary(&job, &dictionary)));
+    for field in fields() {
+        let job = values_job(field.clone(), None);
+        let summary_values = texts(&collect_live_tags(&job, from_summaries()).unwrap().found);
+        assert_eq!(
+            summary_values,
+            texts(&collect_live_tags(&job, decoded()).unwrap().found),
+            "{field:?}"
+        );
+        assert_eq!(summary_values, texts(&collect_from_dictionary(&job, &dictionary)), "{field:?}");
+    }
+    let answer = collect_live_tags(&names_job(None), vec![summary_only(1)]).unwrap();
+    assert_eq!(answer.inspected_bytes, summary_only(1).size(), "the trace's bytes, as decoding");
+}
+
+#[test]
+fn a_filter_a_lagging_summary_or_a_partial_name_decodes_the_spans() {
+    let decode_failure = |job: &TagJob, live: LiveTraceRef| {
+        matches!(collect_live_tags(job, vec![live]), Err(SearchJobError::Corrupt(_)))
+    };
+    let names = names_job(None);
+    assert!(!decode_failure(&names, summary_only(1)), "the summary answers");
+    let filtered = names_job(Some("{ span.http.status_code = 200 }"));
+    assert!(decode_failure(&filtered, summary_only(1)), "q needs the spans");
+    let mut lagging = summary_only(1);
+    lagging.fragments.push(Bytes::from_static(&[0xff]));
+    assert!(decode_failure(&names, lagging), "a fragment newer than the summary");
+    let dropped = LiveTraceRef { tags: Some(Arc::new(dropped_summary())), ..summary_only(1) };
+    assert!(decode_failure(&names, dropped), "a dropped summary");
+
+    let many: Vec<KeyValue> = (0..=64).map(|n| text("user.id", &format!("u{n}"))).collect();
+    let mut resource_spans = shop_trace(1);
+    resource_spans[0].scope_spans[0].spans[0].attributes.extend(many);
+    let data = TracesData { resource_spans }.encode_to_vec();
+    let mut tags = TraceTags::default();
+    tags.add_fragment(&data);
+    let partial = LiveTraceRef {
+        fragments: vec![Bytes::from_static(&[0xff])],
+        tags: Some(Arc::new(tags)),
+        ..live(1)
+    };
+    let user_ids = values_job(attribute(AttributeScope::Span, "user.id"), None);
+    assert!(decode_failure(&user_ids, partial.clone()), "65 values: the name is partial");
+    let methods = values_job(attribute(AttributeScope::Span, "http.method"), None);
+    assert!(!decode_failure(&methods, partial), "other names still come from the summary");
+    let full = LiveTraceRef { fragments: vec![Bytes::from(data)], tags: None, ..live(1) };
+    assert_eq!(texts(&collect_live_tags(&user_ids, vec![full]).unwrap().found).len(), 65);
+}
+
+fn dropped_summary() -> TraceTags {
+    let mut tags = TraceTags::default();
+    tags.add_fragment(&[0xff]);
+    tags.add_fragment(&[0xff]);
+    assert!(tags.is_dropped());
+    tags
+}
+
+#[test]
+fn a_filter_decodes_only_the_traces_whose_summary_may_match() {
+    let outcome =
+        |q: &str, live: LiveTraceRef| match collect_live_tags(&names_job(Some(q)), vec![live]) {
+            Ok(answer) => Ok(names(&answer.found).len()),
+            Err(SearchJobError::Corrupt(_)) => Err("decoded"),
+            Err(other) => panic!("{other:?}"),
+        };
+    let ruled_out = [
+        "{ resource.service.name = \"nope\" }",
+        "{ .service.name = \"nope\" }",
+        "{ span.http.status_code > 500 }",
+        "{ name =~ \"POST.*\" }",
+        "{ span.missing != 1 }",
+        "{ span.http.method = \"GET\" } && { resource.service.name = \"nope\" }",
+    ];
+    for q in ruled_out {
+        assert_eq!(outcome(q, summary_only(1)), Ok(0), "{q}: ruled out without decoding");
+    }
+    let may_match = [
+        "{ resource.service.name = \"cart\" }",
+        "{ name =~ \"GET.*\" }",
+        "{ span.http.status_code >= 500 }",
+        "{ status = error }",
+        "{ span.tags = 8 }",
+        "{ span.ratio > 2000000.0 }",
+        "{ span.http.method = \"GET\" } || { resource.service.name = \"nope\" }",
+    ];
+    for q in may_match {
+        assert_eq!(outcome(q, summary_only(1)), Err("decoded"), "{q}: the spans decide");
+    }
+    let mut lagging = summary_only(1);
+    lagging.fragments.push(Bytes::from_static(&[0xff]));
+    assert_eq!(
+        outcome(ruled_out[0], lagging),
+        Err("decoded"),
+        "a lagging summary rules nothing out"
+    );
+    assert_eq!(outcome(may_match[0], summarized(1)), Ok(5), "decoded: the cart span's names");
 }

@@ -11,27 +11,28 @@
 //!                                               (or the failure's status)
 //!
 //!  SearchTags[V2](req), SearchTagValues[V2](req) ─► tenant ─► TagsQuery / TagValuesQuery
-//!      ::from_request (the checks and 400 texts of the HTTP routes) ─► TagSearcher
-//!      ─► the complete answer ─► stream, then close (or the failure's status)
+//!      ::from_request (the checks and 400 texts of the HTTP routes)
+//!      └─► task: TagSearcher ─┬─ interims (≤ every 500 ms: names or values new since the
+//!                             │  last message, cumulative metrics) ─► stream
+//!                             └─ complete answer ─► stream, then close (or the failure's status)
 //! ```
 //!
 //! Every message carries `metrics` (Grafana dereferences it). Answers over
 //! [`MAX_PACKET_BYTES`] are cut into several messages ([`streaming_packets`]). A client that
-//! goes away stops the search. The final search message repeats every trace of the answer;
-//! Grafana keeps the first copy of each.
+//! goes away stops the query. The final message repeats every trace, name or value of the
+//! answer: Grafana keeps the first copy of each trace, and Tempo's tag clients take the final
+//! tag message as the answer (its interims are diffs, as ours).
 //!
-//! The tag methods send no interims: a `TagSearcher` answer is one merge of live data and
-//! block dictionaries, and Tempo's tag interims (names new since the last message) would only
-//! send parts of it sooner. The request message is what the HTTP routes build from their
-//! parameters, so the gRPC answer is the HTTP answer, message for message; a tag name is
-//! taken as sent (no percent-decoding, which belongs to URL paths). Hyper drops the call when
-//! the client resets the stream, which stops the tag query.
+//! The tag request message is what the HTTP routes build from their parameters, so the final
+//! gRPC answer is the HTTP answer; a tag name is taken as sent (no percent-decoding, which
+//! belongs to URL paths).
 //!
 //! The metrics methods (`MetricsQueryRange`, `MetricsQueryInstant`) answer `Unimplemented`
 //! until TraceQL metrics exist.
 //!
 //! [`streaming_packets`]: crate::api::query::streaming_packets
 
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -41,9 +42,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::debug;
 
-use crate::actors::query::tag_request::{TagValuesQuery, TagsQuery};
+use crate::actors::query::tag_request::{TagRequestBounds, TagValuesQuery, TagsQuery};
 use crate::actors::query::tags::TagSearcher;
-use crate::actors::query::{SearchRequest, Searcher};
+use crate::actors::query::{QueryError, Searcher};
 use crate::api::error_code::ApiError;
 use crate::api::query::search_params::SearchParams;
 use crate::api::query::streaming_packets::{IntoPackets, MAX_PACKET_BYTES};
@@ -81,6 +82,11 @@ impl StreamingQuerierService {
         let header = request.metadata().get(ORG_ID_HEADER).and_then(|value| value.to_str().ok());
         Ok(query_tenants(self.multitenancy, header).map_err(ApiError::from)?)
     }
+
+    /// What a tag request may ask for: the same timeout and window cap as a search.
+    fn tag_bounds(&self) -> TagRequestBounds {
+        TagRequestBounds { timeout: self.timeout, max_window: self.limits.max_duration() }
+    }
 }
 
 #[tonic::async_trait]
@@ -97,9 +103,10 @@ impl StreamingQuerier for StreamingQuerierService {
             self.timeout,
             &self.limits,
         )?;
-        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(stream_search(self.searcher.clone(), search, sender));
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        let searcher = self.searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_streaming(&search, interims).await
+        }))
     }
 
     type SearchTagsStream = AnswerStream<tempopb::SearchTagsResponse>;
@@ -109,10 +116,12 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagsRequest>,
     ) -> Result<Response<Self::SearchTagsStream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagsQuery::from_request(request.get_ref(), false, tenants, self.timeout)
+        let query = TagsQuery::from_request(request.get_ref(), false, tenants, self.tag_bounds())
             .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tags_v1(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tags_v1(&query, Some(interims)).await
+        }))
     }
 
     type SearchTagsV2Stream = AnswerStream<tempopb::SearchTagsV2Response>;
@@ -122,10 +131,12 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagsRequest>,
     ) -> Result<Response<Self::SearchTagsV2Stream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagsQuery::from_request(request.get_ref(), true, tenants, self.timeout)
+        let query = TagsQuery::from_request(request.get_ref(), true, tenants, self.tag_bounds())
             .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tags_v2(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tags_v2(&query, Some(interims)).await
+        }))
     }
 
     type SearchTagValuesStream = AnswerStream<tempopb::SearchTagValuesResponse>;
@@ -135,10 +146,13 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagValuesRequest>,
     ) -> Result<Response<Self::SearchTagValuesStream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagValuesQuery::from_request(request.get_ref(), false, tenants, self.timeout)
-            .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tag_values_v1(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let query =
+            TagValuesQuery::from_request(request.get_ref(), false, tenants, self.tag_bounds())
+                .map_err(rejected)?;
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tag_values_v1(&query, Some(interims)).await
+        }))
     }
 
     type SearchTagValuesV2Stream = AnswerStream<tempopb::SearchTagValuesV2Response>;
@@ -148,10 +162,13 @@ impl StreamingQuerier for StreamingQuerierService {
         request: Request<tempopb::SearchTagValuesRequest>,
     ) -> Result<Response<Self::SearchTagValuesV2Stream>, Status> {
         let tenants = self.tenants(&request)?;
-        let query = TagValuesQuery::from_request(request.get_ref(), true, tenants, self.timeout)
-            .map_err(rejected)?;
-        let answer = self.tag_searcher.search_tag_values_v2(&query).await.map_err(failed)?;
-        Ok(complete_answer(answer))
+        let query =
+            TagValuesQuery::from_request(request.get_ref(), true, tenants, self.tag_bounds())
+                .map_err(rejected)?;
+        let searcher = self.tag_searcher.clone();
+        Ok(stream_answer(move |interims| async move {
+            searcher.search_tag_values_v2(&query, Some(interims)).await
+        }))
     }
 
     type MetricsQueryRangeStream = AnswerStream<tempopb::QueryRangeResponse>;
@@ -173,14 +190,30 @@ impl StreamingQuerier for StreamingQuerierService {
     }
 }
 
-/// Runs one search and writes its messages to `out`, until the answer or the client is gone.
-async fn stream_search(
-    searcher: Searcher,
-    request: SearchRequest,
-    out: mpsc::Sender<Result<tempopb::SearchResponse, Status>>,
+/// Starts `query` on a task and streams what it sends: its interims as they come, then its
+/// answer (or the failure's status). Dropping the stream (the client went away) stops the
+/// query.
+fn stream_answer<T, Query, Run>(query: Query) -> Response<AnswerStream<T>>
+where
+    T: IntoPackets + Send + 'static,
+    Query: FnOnce(mpsc::Sender<T>) -> Run + Send + 'static,
+    Run: Future<Output = Result<T, QueryError>> + Send,
+{
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(async move {
+        let (interim_sender, interims) = mpsc::channel(1);
+        forward(query(interim_sender), interims, sender).await;
+    });
+    Response::new(Box::pin(ReceiverStream::new(receiver)))
+}
+
+/// Writes the interims of a running query to `out`, then its answer, until the answer or the
+/// client is gone.
+async fn forward<T: IntoPackets>(
+    answer: impl Future<Output = Result<T, QueryError>>,
+    mut interims: mpsc::Receiver<T>,
+    out: mpsc::Sender<Result<T, Status>>,
 ) {
-    let (interim_sender, mut interims) = mpsc::channel(1);
-    let search = searcher.search_streaming(&request, interim_sender);
     let forward_interims = async {
         while let Some(interim) = interims.recv().await {
             if send_packets(&out, interim).await.is_err() {
@@ -189,12 +222,12 @@ async fn stream_search(
         }
     };
     let outcome = tokio::select! {
-        // Dropping the search future drops its jobs not yet run.
+        // Dropping the query future drops its jobs not yet run.
         () = out.closed() => {
-            debug!("search stream closed by the client; search stopped");
+            debug!("stream closed by the client; query stopped");
             return;
         }
-        (outcome, ()) = futures::future::join(search, forward_interims) => outcome,
+        (outcome, ()) = futures::future::join(answer, forward_interims) => outcome,
     };
     match outcome {
         Ok(answer) => {
@@ -215,12 +248,6 @@ async fn send_packets<T: IntoPackets>(
         out.send(Ok(packet)).await.map_err(|_| ())?;
     }
     Ok(())
-}
-
-/// A stream of the one complete answer, cut into packets.
-fn complete_answer<T: IntoPackets + Send + 'static>(answer: T) -> Response<AnswerStream<T>> {
-    let packets = answer.into_packets(MAX_PACKET_BYTES).into_iter().map(Ok);
-    Response::new(Box::pin(futures::stream::iter(packets)))
 }
 
 fn not_yet(method: &str, http_route: &str) -> Status {

@@ -21,14 +21,15 @@
 //! `Accept: application/protobuf` selects the protobuf message.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use prost::Message;
 
 use crate::actors::query::QueryError;
-use crate::actors::query::tag_request::{TagRequestError, TagValuesQuery, TagsQuery};
+use crate::actors::query::tag_request::{
+    TagRequestBounds, TagRequestError, TagValuesQuery, TagsQuery,
+};
 use crate::actors::query::tags::TagSearcher;
 use crate::api::error_code::{ApiError, ErrorCode};
 use crate::api::query::tags_json::{
@@ -49,7 +50,8 @@ const VALUES_SUFFIX: &str = "/values";
 pub(crate) struct TagsState {
     pub searcher: TagSearcher,
     pub multitenancy: bool,
-    pub timeout: Duration,
+    /// Query timeout and widest window, from the config.
+    pub bounds: TagRequestBounds,
 }
 
 /// Registers the four routes.
@@ -69,9 +71,9 @@ async fn tags_v1(
     state: web::Data<TagsState>,
 ) -> Result<HttpResponse, ApiError> {
     let tenants = tenants(&request, &state)?;
-    let query = TagsQuery::from_request(&tags_request(&params)?, false, tenants, state.timeout)
+    let query = TagsQuery::from_request(&tags_request(&params)?, false, tenants, state.bounds)
         .map_err(rejected)?;
-    let response = state.searcher.search_tags_v1(&query).await.map_err(failed)?;
+    let response = state.searcher.search_tags_v1(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tags_v1(&response)))
 }
 
@@ -81,9 +83,9 @@ async fn tags_v2(
     state: web::Data<TagsState>,
 ) -> Result<HttpResponse, ApiError> {
     let tenants = tenants(&request, &state)?;
-    let query = TagsQuery::from_request(&tags_request(&params)?, true, tenants, state.timeout)
+    let query = TagsQuery::from_request(&tags_request(&params)?, true, tenants, state.bounds)
         .map_err(rejected)?;
-    let response = state.searcher.search_tags_v2(&query).await.map_err(failed)?;
+    let response = state.searcher.search_tags_v2(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tags_v2(&response)))
 }
 
@@ -96,8 +98,8 @@ async fn tag_values_v1(
     let tenants = tenants(&request, &state)?;
     let values = values_request(tag, &params)?;
     let query =
-        TagValuesQuery::from_request(&values, false, tenants, state.timeout).map_err(rejected)?;
-    let response = state.searcher.search_tag_values_v1(&query).await.map_err(failed)?;
+        TagValuesQuery::from_request(&values, false, tenants, state.bounds).map_err(rejected)?;
+    let response = state.searcher.search_tag_values_v1(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tag_values_v1(&response)))
 }
 
@@ -110,8 +112,8 @@ async fn tag_values_v2(
     let tenants = tenants(&request, &state)?;
     let values = values_request(tag, &params)?;
     let query =
-        TagValuesQuery::from_request(&values, true, tenants, state.timeout).map_err(rejected)?;
-    let response = state.searcher.search_tag_values_v2(&query).await.map_err(failed)?;
+        TagValuesQuery::from_request(&values, true, tenants, state.bounds).map_err(rejected)?;
+    let response = state.searcher.search_tag_values_v2(&query, None).await.map_err(failed)?;
     Ok(respond(&request, || response.encode_to_vec(), || render_tag_values_v2(&response)))
 }
 

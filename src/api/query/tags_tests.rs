@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// Bounds of a node with Tempo's defaults.
+const BOUNDS: TagRequestBounds = TagRequestBounds {
+    timeout: std::time::Duration::from_secs(1),
+    max_window: Some(std::time::Duration::from_secs(168 * 3600)),
+};
+
 fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -116,7 +122,7 @@ fn the_tag_is_everything_up_to_the_last_values_decoded_once() {
 fn an_invalid_identifier_is_a_400_with_tempos_text() {
     let tag = tag_from_path("/api/v2/search/tag/app.user.id/values", V2_VALUES_PREFIX).unwrap();
     let request = values_request(tag, &HashMap::new()).unwrap();
-    let error = TagValuesQuery::from_request(&request, true, Vec::new(), Duration::from_secs(1))
+    let error = TagValuesQuery::from_request(&request, true, Vec::new(), BOUNDS)
         .map_err(rejected)
         .unwrap_err();
     assert_eq!(error.code, ErrorCode::BadRequest);
@@ -130,7 +136,5 @@ fn an_invalid_identifier_is_a_400_with_tempos_text() {
     let tag =
         tag_from_path("/api/v2/search/tag/span.%22a%20b%22/values", V2_VALUES_PREFIX).unwrap();
     let request = values_request(tag, &HashMap::new()).unwrap();
-    assert!(
-        TagValuesQuery::from_request(&request, true, Vec::new(), Duration::from_secs(1)).is_ok()
-    );
+    assert!(TagValuesQuery::from_request(&request, true, Vec::new(), BOUNDS).is_ok());
 }

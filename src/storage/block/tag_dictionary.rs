@@ -21,6 +21,9 @@
 //! empty status message, root service or instrumentation name or version is not a value).
 //! Status and kind are fixed sets and are not stored.
 //!
+//! The walk over a trace ([`visit_tags`]) is shared with the live-store's per-trace tag
+//! summaries, so a trace lists the same names and values live and in a block.
+//!
 //! Deterministic: traces are added in block (trace-id) order and everything is kept sorted,
 //! so the same block input gives the same bytes.
 
@@ -286,27 +289,6 @@ impl TagDictionaryBuilder {
         values.insert(value);
     }
 
-    /// Records an OTLP attribute; values TraceQL cannot query are left out, name included.
-    fn add_attribute(&mut self, scope: TagScope, attribute: &KeyValue) {
-        let Some(value) = attribute.value.as_ref().and_then(|value| value.value.as_ref()) else {
-            return;
-        };
-        match value {
-            any_value::Value::ArrayValue(array) => {
-                if let Some(elements) = homogeneous_scalars(&array.values) {
-                    for element in elements {
-                        self.add(scope, &attribute.key, element);
-                    }
-                }
-            }
-            other => {
-                if let Some(scalar) = scalar(other) {
-                    self.add(scope, &attribute.key, scalar);
-                }
-            }
-        }
-    }
-
     /// Records every name and value of one trace's spans. `root_name` and
     /// `root_service_name` are the trace's root span name and service, when known.
     pub(crate) fn add_trace(
@@ -322,50 +304,7 @@ impl TagDictionaryBuilder {
         if let Some(service) = root_service_name.filter(|service| !service.is_empty()) {
             self.add(TagScope::Intrinsic, ROOT_SERVICE_NAME, ScalarRef::Str(service));
         }
-        for resource_spans in resource_spans {
-            for attribute in resource_spans.resource.iter().flat_map(|r| &r.attributes) {
-                self.add_attribute(TagScope::Resource, attribute);
-            }
-            for scope_spans in &resource_spans.scope_spans {
-                if let Some(scope) = &scope_spans.scope {
-                    for (name, value) in [
-                        (INSTRUMENTATION_NAME, &scope.name),
-                        (INSTRUMENTATION_VERSION, &scope.version),
-                    ] {
-                        if !value.is_empty() {
-                            self.add(TagScope::Intrinsic, name, ScalarRef::Str(value));
-                        }
-                    }
-                    for attribute in &scope.attributes {
-                        self.add_attribute(TagScope::Instrumentation, attribute);
-                    }
-                }
-                for span in &scope_spans.spans {
-                    self.add(TagScope::Intrinsic, NAME, ScalarRef::Str(&span.name));
-                    if let Some(status) = span.status.as_ref().filter(|s| !s.message.is_empty()) {
-                        self.add(
-                            TagScope::Intrinsic,
-                            STATUS_MESSAGE,
-                            ScalarRef::Str(&status.message),
-                        );
-                    }
-                    for attribute in &span.attributes {
-                        self.add_attribute(TagScope::Span, attribute);
-                    }
-                    for event in &span.events {
-                        self.add(TagScope::Intrinsic, EVENT_NAME, ScalarRef::Str(&event.name));
-                        for attribute in &event.attributes {
-                            self.add_attribute(TagScope::Event, attribute);
-                        }
-                    }
-                    for link in &span.links {
-                        for attribute in &link.attributes {
-                            self.add_attribute(TagScope::Link, attribute);
-                        }
-                    }
-                }
-            }
-        }
+        visit_tags(resource_spans, self);
     }
 
     /// The finished dictionary.
@@ -382,6 +321,90 @@ impl TagDictionaryBuilder {
                 })
                 .filter(|(_, names): &(TagScope, BTreeMap<String, TagValues>)| !names.is_empty())
                 .collect(),
+        }
+    }
+}
+
+/// Where [`visit_tags`] reports what it finds: a block's dictionary, or a live trace's tag
+/// summary (`actors::partition::live_tags`), so both record exactly the same names and values.
+pub(crate) trait TagSink {
+    /// Records `name` in `scope` with one scalar `value`.
+    fn add(&mut self, scope: TagScope, name: &str, value: ScalarRef<'_>);
+
+    /// Records the elements of an array value of `name` (each element is a value).
+    fn add_array(&mut self, scope: TagScope, name: &str, elements: &[ScalarRef<'_>]) {
+        for element in elements {
+            self.add(scope, name, *element);
+        }
+    }
+}
+
+impl TagSink for TagDictionaryBuilder {
+    fn add(&mut self, scope: TagScope, name: &str, value: ScalarRef<'_>) {
+        TagDictionaryBuilder::add(self, scope, name, value);
+    }
+}
+
+/// Reports every queryable name and value of `resource_spans` to `sink` (module doc: which
+/// values count), except the trace-level root intrinsics, which need the whole trace.
+pub(crate) fn visit_tags(resource_spans: &[ResourceSpans], sink: &mut impl TagSink) {
+    use intrinsic::*;
+    for resource_spans in resource_spans {
+        for attribute in resource_spans.resource.iter().flat_map(|r| &r.attributes) {
+            visit_attribute(sink, TagScope::Resource, attribute);
+        }
+        for scope_spans in &resource_spans.scope_spans {
+            if let Some(scope) = &scope_spans.scope {
+                for (name, value) in
+                    [(INSTRUMENTATION_NAME, &scope.name), (INSTRUMENTATION_VERSION, &scope.version)]
+                {
+                    if !value.is_empty() {
+                        sink.add(TagScope::Intrinsic, name, ScalarRef::Str(value));
+                    }
+                }
+                for attribute in &scope.attributes {
+                    visit_attribute(sink, TagScope::Instrumentation, attribute);
+                }
+            }
+            for span in &scope_spans.spans {
+                sink.add(TagScope::Intrinsic, NAME, ScalarRef::Str(&span.name));
+                if let Some(status) = span.status.as_ref().filter(|s| !s.message.is_empty()) {
+                    sink.add(TagScope::Intrinsic, STATUS_MESSAGE, ScalarRef::Str(&status.message));
+                }
+                for attribute in &span.attributes {
+                    visit_attribute(sink, TagScope::Span, attribute);
+                }
+                for event in &span.events {
+                    sink.add(TagScope::Intrinsic, EVENT_NAME, ScalarRef::Str(&event.name));
+                    for attribute in &event.attributes {
+                        visit_attribute(sink, TagScope::Event, attribute);
+                    }
+                }
+                for link in &span.links {
+                    for attribute in &link.attributes {
+                        visit_attribute(sink, TagScope::Link, attribute);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reports an OTLP attribute; values TraceQL cannot query are left out, name included.
+fn visit_attribute(sink: &mut impl TagSink, scope: TagScope, attribute: &KeyValue) {
+    let Some(value) = attribute.value.as_ref().and_then(|value| value.value.as_ref()) else {
+        return;
+    };
+    match value {
+        any_value::Value::ArrayValue(array) => {
+            if let Some(elements) = homogeneous_scalars(&array.values) {
+                sink.add_array(scope, &attribute.key, &elements);
+            }
+        }
+        other => {
+            if let Some(scalar) = scalar(other) {
+                sink.add(scope, &attribute.key, scalar);
+            }
         }
     }
 }

@@ -371,8 +371,9 @@ fn summarize(spans: &[FlatSpan<'_>], resource_spans: &[ResourceSpans]) -> TraceS
     }
 }
 
-/// The first string `service.name` of a resource.
-fn service_name(resource: Option<&Resource>) -> Option<String> {
+/// The first string `service.name` of a resource (a trace's root service is that of its root
+/// span's resource; the live-store's tag summaries use the same rule).
+pub(crate) fn service_name(resource: Option<&Resource>) -> Option<String> {
     resource?.attributes.iter().find_map(|attribute| {
         match attribute.value.as_ref()?.value.as_ref()? {
             Value::StringValue(name) if attribute.key == "service.name" => Some(name.clone()),

@@ -1,6 +1,7 @@
 //! The tag methods of `StreamingQuerier` (`SearchTags`, `SearchTagsV2`, `SearchTagValues`,
 //! `SearchTagValuesV2`): spans sent over OTLP, then every answer asked over gRPC and compared
-//! with what the node's HTTP route answers (in protobuf) for the same request.
+//! with what the node's HTTP route answers (in protobuf) for the same request (the final
+//! message; every stream is checked by [`complete`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -14,6 +15,7 @@ use tonic::transport::Channel;
 use tracing::info;
 
 use super::connect;
+use super::tag_messages::complete;
 use crate::harness::clients::OtlpGrpc;
 use crate::harness::{TestNode, flush_blocks_quickly, wait_for, wait_until_in_blocks_and_evicted};
 use crate::t70_search::urlencode;
@@ -35,7 +37,7 @@ fn with_tenant<T>(message: T, tenant: Option<&str>) -> tonic::Request<T> {
 }
 
 /// Every message of a server-streaming call, or its status.
-async fn read_all<T>(
+pub(super) async fn read_all<T>(
     call: impl Future<Output = Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>>,
 ) -> Result<Vec<T>, tonic::Status> {
     let mut stream = call.await?.into_inner();
@@ -44,13 +46,6 @@ async fn read_all<T>(
         messages.push(message);
     }
     Ok(messages)
-}
-
-/// The one message of a small answer (the tag methods send no interims).
-fn only<T: Debug>(what: &str, messages: Result<Vec<T>, tonic::Status>) -> T {
-    let mut messages = messages.unwrap_or_else(|status| panic!("{what}: {status:?}"));
-    assert_eq!(messages.len(), 1, "{what}: one complete message: {messages:?}");
-    messages.remove(0)
 }
 
 /// `GET path` with `Accept: application/protobuf` (and `X-Scope-OrgID`): status and body.
@@ -67,7 +62,11 @@ async fn http_get(node: &TestNode, path: &str, tenant: Option<&str>) -> (u16, Ve
 }
 
 /// The protobuf answer of an HTTP route.
-async fn http_answer<M: Message + Default>(node: &TestNode, path: &str, tenant: Option<&str>) -> M {
+pub(super) async fn http_answer<M: Message + Default>(
+    node: &TestNode,
+    path: &str,
+    tenant: Option<&str>,
+) -> M {
     let (status, body) = http_get(node, path, tenant).await;
     assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
     M::decode(body.as_slice()).expect("protobuf answer")
@@ -101,7 +100,7 @@ fn tags_path(route: &str, r: &tempopb::SearchTagsRequest) -> String {
     format!("{route}?{query}")
 }
 
-fn values_path(prefix: &str, r: &tempopb::SearchTagValuesRequest) -> String {
+pub(super) fn values_path(prefix: &str, r: &tempopb::SearchTagValuesRequest) -> String {
     let query = params("", &r.query, r.start, r.end, r.max_tag_values, r.stale_value_threshold);
     format!("{prefix}{}/values?{query}", urlencode(&r.tag_name))
 }
@@ -127,7 +126,7 @@ async fn tags_v2(
     tenant: Option<&str>,
 ) -> tempopb::SearchTagsV2Response {
     let call = client.search_tags_v2(with_tenant(request.clone(), tenant));
-    let grpc = only(&format!("{request:?}"), read_all(call).await);
+    let grpc = complete(&format!("{request:?}"), read_all(call).await);
     let http = http_answer(node, &tags_path("/api/v2/search/tags", &request), tenant).await;
     assert_eq!(grpc, http, "{request:?}: the gRPC answer is the HTTP answer");
     assert!(grpc.metrics.is_some(), "metrics are always set");
@@ -142,7 +141,7 @@ async fn tags_v1(
     tenant: Option<&str>,
 ) -> tempopb::SearchTagsResponse {
     let call = client.search_tags(with_tenant(request.clone(), tenant));
-    let grpc = only(&format!("{request:?}"), read_all(call).await);
+    let grpc = complete(&format!("{request:?}"), read_all(call).await);
     let http = http_answer(node, &tags_path("/api/search/tags", &request), tenant).await;
     assert_eq!(grpc, http, "{request:?}: the gRPC answer is the HTTP answer");
     assert!(grpc.metrics.is_some(), "metrics are always set");
@@ -158,7 +157,7 @@ async fn values_v2(
 ) -> Vec<String> {
     let call = client.search_tag_values_v2(with_tenant(request.clone(), tenant));
     let grpc: tempopb::SearchTagValuesV2Response =
-        only(&format!("{request:?}"), read_all(call).await);
+        complete(&format!("{request:?}"), read_all(call).await);
     let path = values_path("/api/v2/search/tag/", &request);
     let http = http_answer(node, &path, tenant).await;
     assert_eq!(grpc, http, "{request:?}: the gRPC answer is the HTTP answer");
@@ -178,7 +177,7 @@ async fn values_v1(
 ) -> Vec<String> {
     let call = client.search_tag_values(with_tenant(request.clone(), tenant));
     let grpc: tempopb::SearchTagValuesResponse =
-        only(&format!("{request:?}"), read_all(call).await);
+        complete(&format!("{request:?}"), read_all(call).await);
     let http = http_answer(node, &values_path("/api/search/tag/", &request), tenant).await;
     assert_eq!(grpc, http, "{request:?}: the gRPC answer is the HTTP answer");
     assert!(grpc.metrics.is_some(), "metrics are always set");
@@ -211,9 +210,10 @@ async fn assert_refused_as_http<T: Debug>(
     assert!(body.starts_with(expected_start), "{path}: {body}");
 }
 
-/// Every tag method answers, in one message with metrics, exactly what its HTTP twin answers
-/// for the same request: scopes and the intrinsic list, typed and virtual values, `q`,
-/// windows and limits; bad requests are `InvalidArgument` with the HTTP 400 texts.
+/// Every tag method answers, in its final message and with metrics in every message, exactly
+/// what its HTTP twin answers for the same request: scopes and the intrinsic list, typed and
+/// virtual values, `q`, windows and limits; bad requests are `InvalidArgument` with the HTTP
+/// 400 texts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_tag_methods_answer_what_the_http_routes_answer() {
     let node = TestNode::start().await;

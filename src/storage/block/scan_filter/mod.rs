@@ -9,6 +9,9 @@
 //!        span condition ──(per trace: any row?)──► TraceCond::holds ──► candidate trace
 //! ```
 //!
+//! The same filter also rules out live traces from what their tag summaries know of their
+//! values (`known`).
+//!
 //! Like the condition it applies, a filter only rules out: a trace it keeps still goes
 //! through the engine. Every test here therefore answers "may a span pass?", reading a value
 //! the way the engine does (`traceql::eval`): a status column null is `unset`, a missing
@@ -396,9 +399,11 @@ fn kind_code(kind: Kind) -> i64 {
     }
 }
 
+mod known;
 mod masks;
 mod prune;
 
+pub(crate) use known::{KnownValue, KnownValues};
 use prune::GroupStats;
 
 #[cfg(test)]
