@@ -108,7 +108,7 @@ impl LiveTraceRef {
 pub struct TenantUsage {
     /// Live traces.
     pub traces: u64,
-    /// Bytes of span data plus per-trace overhead.
+    /// Bytes of span data plus per-trace overhead and tag summaries.
     pub bytes: u64,
 }
 
@@ -273,8 +273,13 @@ impl LiveTraces {
                 continue;
             }
             let old_bytes = trace.tags.as_ref().map_or(0, |tags| tags.bytes() as u64);
-            self.summary_bytes =
-                self.summary_bytes.saturating_sub(old_bytes) + summary.tags.bytes() as u64;
+            let new_bytes = summary.tags.bytes() as u64;
+            self.summary_bytes = self.summary_bytes.saturating_sub(old_bytes) + new_bytes;
+            // Summaries count against the tenant's live bytes: memory stays bounded by
+            // `live_store.max_bytes_per_tenant` whatever the spans' shape.
+            if let Some(usage) = self.usage.get_mut(&summary.tenant) {
+                usage.bytes = usage.bytes.saturating_sub(old_bytes) + new_bytes;
+            }
             trace.tags = Some(summary.tags);
         }
     }
@@ -322,7 +327,8 @@ impl LiveTraces {
             self.unsummarized.remove(&(tenant.clone(), trace_id));
             if let Some(usage) = self.usage.get_mut(&tenant) {
                 usage.traces = usage.traces.saturating_sub(1);
-                usage.bytes = usage.bytes.saturating_sub(trace.bytes + TRACE_OVERHEAD_BYTES);
+                usage.bytes =
+                    usage.bytes.saturating_sub(trace.bytes + TRACE_OVERHEAD_BYTES + summary_bytes);
             }
         }
         evicted

@@ -196,11 +196,20 @@ fn tag_summaries_follow_the_fragments_in_order_and_leave_with_the_trace() {
     assert_eq!(summary_of(&store, 1), Some((2, true, both)), "a result on an old base is dropped");
     assert_eq!(store.traces_awaiting_tag_summary(), 0);
     assert!(store.tag_summary_bytes() > 0);
+    // The summaries count against the tenant's live bytes (the limit bounds them too).
+    let tenant = TenantId::new("a");
+    let span_bytes: u64 = store
+        .search_snapshot(&tenant, None)
+        .iter()
+        .map(|live| live.fragments.iter().map(|f| f.len() as u64).sum::<u64>() + 96)
+        .sum();
+    assert_eq!(store.usage()[&tenant].bytes, span_bytes + store.tag_summary_bytes());
 
     let start = Instant::now();
     store.flushed(LogIndex(3), start);
     assert_eq!(store.evict(start, Duration::ZERO), 2);
     assert_eq!((store.tag_summary_bytes(), store.traces_awaiting_tag_summary()), (0, 0));
+    assert_eq!(store.usage()[&tenant], TenantUsage::default());
 }
 
 #[test]
