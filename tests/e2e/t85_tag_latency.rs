@@ -59,6 +59,8 @@ async fn tag_latency_over_200k_live_spans() {
     }
     eprintln!("ingested {spans} spans in {:?}", started.elapsed());
     let traces = data.traces.len() as f64;
+    // A first tag query turns summaries on (a node builds them only while tags are in use).
+    tempo.get("/api/v2/search/tags", None).await;
     wait_for("every trace live and summarized", Duration::from_secs(120), || async {
         metric_sum(&tempo, "spanlake_live_store_live_traces").await == traces
             && metric_sum(&tempo, "spanlake_live_store_traces_awaiting_tag_summary").await == 0.0

@@ -11,6 +11,10 @@
 //! batch at a time: the actor hands out the work after applying records and stores the
 //! summaries when the batch reports back (`StoreTagSummaries`), then hands out what arrived
 //! meanwhile. Until then a query decodes the traces concerned, so nothing waits for it.
+//! Summaries are built only while tags are in use (a tag query in the last
+//! [`TAGS_IN_USE_FOR`]): summarizing every fragment costs ingest ~17% of its throughput, which
+//! a node nobody asks for tags should not pay. The first tag query after a quiet spell starts
+//! on the backlog and decodes what is not summarized yet.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,10 +53,12 @@ pub(crate) enum LiveStoreMsg {
         trace_id: TraceId,
         reply: RpcReplyPort<Option<LiveTraceSnapshot>>,
     },
-    /// Shared views of the tenant's traces overlapping a window (Unix ns), for search.
+    /// Shared views of the tenant's traces overlapping a window (Unix ns), for a search or a
+    /// tag query.
     SearchSnapshot {
         tenant: TenantId,
         window: Option<(u64, u64)>,
+        purpose: SnapshotUse,
         reply: RpcReplyPort<Vec<LiveTraceRef>>,
     },
     /// The last log index applied, `None` before the base is set (the log resends the rest).
@@ -85,12 +91,28 @@ pub(crate) struct LiveStoreState {
     labels: PartitionLabels,
     /// A batch of tag-summary work is out.
     summarizing: bool,
+    /// Until when tags count as in use (the last tag query plus [`TAGS_IN_USE_FOR`]).
+    tags_in_use_until: Option<Instant>,
+}
+
+/// How long after a tag query new fragments keep being summarized. Grafana asks for tags
+/// whenever a query editor opens, so a user at work keeps them on.
+pub(crate) const TAGS_IN_USE_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// What a snapshot of live traces is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SnapshotUse {
+    /// A search.
+    Search,
+    /// A tag query: keeps tag summaries being built.
+    Tags,
 }
 
 impl LiveStoreState {
     /// Hands the tag-summary work that is due to a blocking thread, unless a batch is out.
     fn summarize_new_fragments(&mut self, myself: &ActorRef<LiveStoreMsg>) {
-        if self.summarizing {
+        let in_use = self.tags_in_use_until.is_some_and(|until| Instant::now() < until);
+        if self.summarizing || !in_use {
             return;
         }
         let work = self.traces.tag_summary_work();
@@ -154,7 +176,13 @@ impl Actor for LiveStore {
         args: LiveStoreArgs,
     ) -> Result<LiveStoreState, ActorProcessingErr> {
         let labels = PartitionLabels { partition: args.partition.to_string() };
-        let state = LiveStoreState { traces: LiveTraces::new(), args, labels, summarizing: false };
+        let state = LiveStoreState {
+            traces: LiveTraces::new(),
+            args,
+            labels,
+            summarizing: false,
+            tags_in_use_until: None,
+        };
         state.publish_usage();
         Ok(state)
     }
@@ -213,13 +241,17 @@ impl Actor for LiveStore {
                 // The caller may have timed out; a closed port is not our failure.
                 let _ = reply.send(state.traces.find(&tenant, &trace_id));
             }
-            LiveStoreMsg::SearchSnapshot { tenant, window, reply } => {
+            LiveStoreMsg::SearchSnapshot { tenant, window, purpose, reply } => {
                 state
                     .args
                     .faults
                     .check_in(&state.labels.partition, "live_store.before_search")
                     .await?;
                 let _ = reply.send(state.traces.search_snapshot(&tenant, window));
+                if purpose == SnapshotUse::Tags {
+                    state.tags_in_use_until = Some(Instant::now() + TAGS_IN_USE_FOR);
+                    state.summarize_new_fragments(&myself);
+                }
             }
             LiveStoreMsg::GetApplied { reply } => {
                 let _ = reply.send(state.traces.applied());
@@ -267,15 +299,17 @@ impl LiveStoreHandle {
             .await
     }
 
-    /// Shared views of the tenant's live traces overlapping `window` (Unix ns).
+    /// Shared views of the tenant's live traces overlapping `window` (Unix ns); a tag query's
+    /// snapshot keeps tag summaries being built.
     pub async fn search_snapshot(
         &self,
         tenant: TenantId,
         window: Option<(u64, u64)>,
+        purpose: SnapshotUse,
     ) -> Result<Vec<LiveTraceRef>, CallError> {
         self.slot
             .call(
-                |reply| LiveStoreMsg::SearchSnapshot { tenant, window, reply },
+                |reply| LiveStoreMsg::SearchSnapshot { tenant, window, purpose, reply },
                 FIND_TRACE_TIMEOUT,
             )
             .await

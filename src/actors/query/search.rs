@@ -30,6 +30,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
 use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::live_store::SnapshotUse;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::QueryError;
 use crate::actors::query::search_combiner::SearchCombiner;
@@ -229,8 +230,13 @@ impl Searcher {
         &self,
         request: &SearchRequest,
     ) -> Result<Vec<LiveTraceRef>, QueryError> {
-        let mut traces =
-            live_traces_newest_first(&self.live_stores, &request.tenants, request.window).await?;
+        let mut traces = live_traces_newest_first(
+            &self.live_stores,
+            &request.tenants,
+            request.window,
+            SnapshotUse::Search,
+        )
+        .await?;
         traces.retain(|trace| {
             let duration = trace.end_unix_nano.saturating_sub(trace.start_unix_nano);
             request.min_duration_nanos.is_none_or(|min| duration >= min)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::live_store::{LiveStoreHandle, SnapshotUse};
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::{QueryError, TimeRange};
 use crate::model::ids::TenantId;
@@ -16,9 +16,10 @@ pub(crate) async fn live_traces_newest_first(
     live_stores: &[LiveStoreHandle],
     tenants: &[TenantId],
     window: Option<(u64, u64)>,
+    purpose: SnapshotUse,
 ) -> Result<Vec<LiveTraceRef>, QueryError> {
     let snapshots = tenants.iter().flat_map(|tenant| {
-        live_stores.iter().map(move |store| store.search_snapshot(tenant.clone(), window))
+        live_stores.iter().map(move |store| store.search_snapshot(tenant.clone(), window, purpose))
     });
     let mut traces = Vec::new();
     for answer in futures::future::join_all(snapshots).await {

@@ -32,6 +32,7 @@ use tracing::error;
 
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
 use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::live_store::SnapshotUse;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::QueryError;
 use crate::actors::query::shard::QueryShardPool;
@@ -229,7 +230,8 @@ impl TagSearcher {
         // A dictionary cannot be filtered (module doc): with a filter, live data only.
         let reads_blocks = job.filter.is_none();
         let job = Arc::new(job);
-        let live = live_traces_newest_first(&self.live_stores, tenants, window).await?;
+        let live =
+            live_traces_newest_first(&self.live_stores, tenants, window, SnapshotUse::Tags).await?;
         let mut jobs: Vec<Job> =
             live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
         if let (Some((start, end)), true) = (window, reads_blocks) {

@@ -1,5 +1,6 @@
-//! Tags of live traces answered from the live-store's tag summaries, then from the blocks'
-//! dictionaries once the traces are evicted: the same names and values either way.
+//! Tags of live traces answered by decoding them (before any tag query turned summaries on),
+//! then from the live-store's tag summaries, then from the blocks' dictionaries once the
+//! traces are evicted: the same names and values every way.
 
 use std::time::Duration;
 
@@ -25,7 +26,10 @@ async fn tag_summaries_and_block_dictionaries_give_the_same_answers() {
     let mut grpc = OtlpGrpc::connect(&node.otlp_grpc_url()).await;
     grpc.export(shop(), None).await.expect("export acknowledged");
 
-    info!("--- flushed, still live, summarized: answers from the summary");
+    info!("--- live, not summarized (no tag query yet): answers from decoding the trace");
+    assert_shop_tags(&tempo, "").await;
+
+    info!("--- flushed, still live, summarized (the tag query turned summaries on)");
     {
         wait_for("the trace flushed, live and summarized", Duration::from_secs(30), || async {
             metric_sum(&tempo, "spanlake_block_builder_blocks_flushed_total").await >= 1.0
