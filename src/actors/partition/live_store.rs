@@ -11,10 +11,9 @@
 //! batch at a time: the actor hands out the work after applying records and stores the
 //! summaries when the batch reports back (`StoreTagSummaries`), then hands out what arrived
 //! meanwhile. Until then a query decodes the traces concerned, so nothing waits for it.
-//! Summaries are built only while tags are in use (a tag query in the last
-//! [`TAGS_IN_USE_FOR`]): summarizing every fragment costs ingest ~17% of its throughput, which
-//! a node nobody asks for tags should not pay. The first tag query after a quiet spell starts
-//! on the backlog and decodes what is not summarized yet.
+//! Summaries are built only while tags are in use (see `LiveTraces::tag_summary_work`): the
+//! first tag query after a quiet spell starts on the backlog and decodes what is not
+//! summarized yet.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,13 +90,7 @@ pub(crate) struct LiveStoreState {
     labels: PartitionLabels,
     /// A batch of tag-summary work is out.
     summarizing: bool,
-    /// Until when tags count as in use (the last tag query plus [`TAGS_IN_USE_FOR`]).
-    tags_in_use_until: Option<Instant>,
 }
-
-/// How long after a tag query new fragments keep being summarized. Grafana asks for tags
-/// whenever a query editor opens, so a user at work keeps them on.
-pub(crate) const TAGS_IN_USE_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// What a snapshot of live traces is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,11 +104,10 @@ pub(crate) enum SnapshotUse {
 impl LiveStoreState {
     /// Hands the tag-summary work that is due to a blocking thread, unless a batch is out.
     fn summarize_new_fragments(&mut self, myself: &ActorRef<LiveStoreMsg>) {
-        let in_use = self.tags_in_use_until.is_some_and(|until| Instant::now() < until);
-        if self.summarizing || !in_use {
+        if self.summarizing {
             return;
         }
-        let work = self.traces.tag_summary_work();
+        let work = self.traces.tag_summary_work(Instant::now());
         if work.is_empty() {
             return;
         }
@@ -176,13 +168,7 @@ impl Actor for LiveStore {
         args: LiveStoreArgs,
     ) -> Result<LiveStoreState, ActorProcessingErr> {
         let labels = PartitionLabels { partition: args.partition.to_string() };
-        let state = LiveStoreState {
-            traces: LiveTraces::new(),
-            args,
-            labels,
-            summarizing: false,
-            tags_in_use_until: None,
-        };
+        let state = LiveStoreState { traces: LiveTraces::new(), args, labels, summarizing: false };
         state.publish_usage();
         Ok(state)
     }
@@ -249,7 +235,7 @@ impl Actor for LiveStore {
                     .await?;
                 let _ = reply.send(state.traces.search_snapshot(&tenant, window));
                 if purpose == SnapshotUse::Tags {
-                    state.tags_in_use_until = Some(Instant::now() + TAGS_IN_USE_FOR);
+                    state.traces.tags_queried(Instant::now());
                     state.summarize_new_fragments(&myself);
                 }
             }

@@ -39,6 +39,10 @@ use crate::model::ids::{LogIndex, TenantId, TraceId};
 /// Fixed bookkeeping cost of one live trace (map entry and header), for usage accounting.
 const TRACE_OVERHEAD_BYTES: u64 = 96;
 
+/// How long after a tag query new fragments keep being summarized. Grafana asks for tags
+/// whenever a query editor opens, so a user at work keeps them on.
+pub const TAGS_IN_USE_FOR: Duration = Duration::from_secs(15 * 60);
+
 /// One record of the partition log as the live-store sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct CommittedRecord {
@@ -149,6 +153,8 @@ pub(crate) struct LiveTraces {
     summarizing: usize,
     /// Estimated bytes of every tag summary held.
     summary_bytes: u64,
+    /// Until when tags count as in use (the last tag query plus [`TAGS_IN_USE_FOR`]).
+    tags_in_use_until: Option<Instant>,
 }
 
 impl LiveTraces {
@@ -232,9 +238,19 @@ impl LiveTraces {
         }
     }
 
+    /// Records a tag query at `now`: summaries are built for [`TAGS_IN_USE_FOR`] after it.
+    pub fn tags_queried(&mut self, now: Instant) {
+        self.tags_in_use_until = Some(now + TAGS_IN_USE_FOR);
+    }
+
     /// Hands out the tag-summary work of every trace with fragments newer than its summary
-    /// (at most one batch should be out at a time, so summaries grow in fragment order).
-    pub fn tag_summary_work(&mut self) -> Vec<SummaryWork> {
+    /// (at most one batch should be out at a time, so summaries grow in fragment order);
+    /// none unless tags are in use at `now` (summarizing costs ingest ~17% of its
+    /// throughput, which a node nobody asks for tags should not pay).
+    pub fn tag_summary_work(&mut self, now: Instant) -> Vec<SummaryWork> {
+        if self.tags_in_use_until.is_none_or(|until| now >= until) {
+            return Vec::new();
+        }
         let mut work = Vec::new();
         for (tenant, trace_id) in self.unsummarized.drain() {
             let Some(trace) = self.tenants.get(&tenant).and_then(|t| t.get(&trace_id)) else {

@@ -145,7 +145,9 @@ fn span_record(index: u64, trace: u8, name: &str) -> CommittedRecord {
 
 /// Summarizes what is due, as the actor's blocking thread does.
 fn summarize(store: &mut LiveTraces) -> usize {
-    let work = store.tag_summary_work();
+    let now = Instant::now();
+    store.tags_queried(now);
+    let work = store.tag_summary_work(now);
     let count = work.len();
     store.store_tag_summaries(work.into_iter().map(SummaryWork::run).collect());
     count
@@ -163,14 +165,30 @@ fn summary_of(store: &LiveTraces, trace: u8) -> Option<(usize, bool, Vec<String>
 }
 
 #[test]
+fn tag_summaries_are_built_only_while_tags_are_in_use() {
+    let mut store = based();
+    store.apply(&[span_record(1, 1, "first")]).unwrap();
+    let start = Instant::now();
+    assert!(store.tag_summary_work(start).is_empty(), "no tag query yet");
+    assert_eq!(store.traces_awaiting_tag_summary(), 1, "the backlog is kept");
+    store.tags_queried(start);
+    assert_eq!(store.tag_summary_work(start).len(), 1, "the backlog once tags are asked for");
+    store.apply(&[span_record(2, 2, "second")]).unwrap();
+    let later = start + TAGS_IN_USE_FOR;
+    assert!(store.tag_summary_work(later).is_empty(), "no tag query for a while");
+}
+
+#[test]
 fn tag_summaries_follow_the_fragments_in_order_and_leave_with_the_trace() {
     let mut store = based();
+    let now = Instant::now();
+    store.tags_queried(now);
     store.apply(&[span_record(1, 1, "first"), span_record(2, 2, "other")]).unwrap();
     assert_eq!(store.traces_awaiting_tag_summary(), 2);
     assert_eq!(summary_of(&store, 1), None, "nothing summarized yet");
-    let work = store.tag_summary_work();
+    let work = store.tag_summary_work(now);
     assert_eq!(work.len(), 2);
-    assert!(store.tag_summary_work().is_empty(), "handed out once");
+    assert!(store.tag_summary_work(now).is_empty(), "handed out once");
     store.apply(&[span_record(3, 1, "second")]).unwrap();
     assert_eq!(store.traces_awaiting_tag_summary(), 3, "two in work, one newer fragment");
     store.store_tag_summaries(work.into_iter().map(SummaryWork::run).collect());
@@ -178,7 +196,7 @@ fn tag_summaries_follow_the_fragments_in_order_and_leave_with_the_trace() {
     assert_eq!(summary_of(&store, 1), Some(first_only), "one of its two fragments");
     assert_eq!(store.traces_awaiting_tag_summary(), 1);
 
-    let work = store.tag_summary_work();
+    let work = store.tag_summary_work(now);
     assert_eq!(work.len(), 1);
     assert_eq!((work[0].fragments.len(), work[0].base.as_ref().map(|b| b.covered())), (1, Some(1)));
     let stale = SummaryWork {
@@ -214,9 +232,10 @@ fn tag_summaries_follow_the_fragments_in_order_and_leave_with_the_trace() {
 
 #[test]
 fn a_summary_of_an_evicted_trace_is_not_given_to_its_successor() {
+    let now = Instant::now();
     let mut store = based();
     store.apply(&[span_record(1, 1, "old")]).unwrap();
-    let work = store.tag_summary_work();
+    let work = store.tag_summary_work(now);
     let start = Instant::now();
     store.flushed(LogIndex(1), start);
     assert_eq!(store.evict(start, Duration::ZERO), 1);
