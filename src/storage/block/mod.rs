@@ -57,6 +57,7 @@ mod decode;
 mod dedicated;
 mod dictionaries;
 pub(crate) mod eval_decode;
+mod eval_needs;
 pub(crate) mod meta;
 pub(crate) mod reader;
 mod rows;
