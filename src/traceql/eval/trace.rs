@@ -140,7 +140,7 @@ impl EvalTrace {
     /// Builds the evaluation model of a trace from its OTLP spans, consuming them.
     ///
     /// The root is the span without a parent id (the earliest-starting one if there are
-    /// several). Tree positions are numbered over the whole trace; spans sharing an id get
+    /// several, then the lowest span id). Tree positions are numbered over the whole trace; spans sharing an id get
     /// no position, since which of them a child hangs from is unknown.
     pub fn from_otlp(trace_id: TraceId, resource_spans: Vec<ResourceSpans>) -> EvalTrace {
         let mut spans = Vec::new();
@@ -177,17 +177,20 @@ impl EvalTrace {
     ) -> EvalTrace {
         number_tree(&mut spans);
 
+        // The earliest span without a parent; ties broken by span id, then name and service,
+        // so the choice does not depend on span order (live input order, block row order).
+        let service_of = |span: &EvalSpan| -> Option<&String> {
+            match resources.get(span.resource as usize)?.get("service.name")? {
+                AttrValue::Str(service) => Some(service),
+                _ => None,
+            }
+        };
         let root = spans
             .iter()
             .filter(|span| span.parent_span_id.is_none())
-            .min_by_key(|span| span.start_unix_nano);
+            .min_by_key(|span| (span.start_unix_nano, span.span_id, &span.name, service_of(span)));
         let root_name = root.map(|span| span.name.clone());
-        let root_service = root.and_then(|span| {
-            match resources.get(span.resource as usize)?.get("service.name")? {
-                AttrValue::Str(service) => Some(service.clone()),
-                _ => None,
-            }
-        });
+        let root_service = root.and_then(service_of).cloned();
         let start_unix_nano = spans.iter().map(|span| span.start_unix_nano).min().unwrap_or(0);
         let end_unix_nano = spans.iter().map(|span| span.end_unix_nano).max().unwrap_or(0);
         EvalTrace {
