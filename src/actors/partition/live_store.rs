@@ -88,8 +88,6 @@ pub(crate) struct LiveStoreState {
     traces: LiveTraces,
     args: LiveStoreArgs,
     labels: PartitionLabels,
-    /// A batch of tag-summary work is out.
-    summarizing: bool,
 }
 
 /// What a snapshot of live traces is for.
@@ -102,16 +100,13 @@ pub(crate) enum SnapshotUse {
 }
 
 impl LiveStoreState {
-    /// Hands the tag-summary work that is due to a blocking thread, unless a batch is out.
+    /// Hands the tag-summary work that is due to a blocking thread (`LiveTraces` decides
+    /// what is due: nothing while a batch is out).
     fn summarize_new_fragments(&mut self, myself: &ActorRef<LiveStoreMsg>) {
-        if self.summarizing {
-            return;
-        }
         let work = self.traces.tag_summary_work(Instant::now());
         if work.is_empty() {
             return;
         }
-        self.summarizing = true;
         let myself = myself.clone();
         let partition = self.args.partition;
         tokio::spawn(async move {
@@ -168,7 +163,7 @@ impl Actor for LiveStore {
         args: LiveStoreArgs,
     ) -> Result<LiveStoreState, ActorProcessingErr> {
         let labels = PartitionLabels { partition: args.partition.to_string() };
-        let state = LiveStoreState { traces: LiveTraces::new(), args, labels, summarizing: false };
+        let state = LiveStoreState { traces: LiveTraces::new(), args, labels };
         state.publish_usage();
         Ok(state)
     }
@@ -214,7 +209,6 @@ impl Actor for LiveStore {
             }
             LiveStoreMsg::StoreTagSummaries(done) => {
                 state.traces.store_tag_summaries(done);
-                state.summarizing = false;
                 state.summarize_new_fragments(&myself);
                 state.publish_usage();
             }

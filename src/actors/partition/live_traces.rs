@@ -243,12 +243,13 @@ impl LiveTraces {
         self.tags_in_use_until = Some(now + TAGS_IN_USE_FOR);
     }
 
-    /// Hands out the tag-summary work of every trace with fragments newer than its summary
-    /// (at most one batch should be out at a time, so summaries grow in fragment order);
+    /// Hands out the tag-summary work of every trace with fragments newer than its summary;
+    /// none while a batch is out (one at a time, so summaries grow in fragment order) and
     /// none unless tags are in use at `now` (summarizing costs ingest ~17% of its
     /// throughput, which a node nobody asks for tags should not pay).
     pub fn tag_summary_work(&mut self, now: Instant) -> Vec<SummaryWork> {
-        if self.tags_in_use_until.is_none_or(|until| now >= until) {
+        let in_use = self.tags_in_use_until.is_some_and(|until| now < until);
+        if self.summarizing > 0 || !in_use {
             return Vec::new();
         }
         let mut work = Vec::new();

@@ -172,8 +172,16 @@ fn tag_summaries_are_built_only_while_tags_are_in_use() {
     assert!(store.tag_summary_work(start).is_empty(), "no tag query yet");
     assert_eq!(store.traces_awaiting_tag_summary(), 1, "the backlog is kept");
     store.tags_queried(start);
-    assert_eq!(store.tag_summary_work(start).len(), 1, "the backlog once tags are asked for");
+    let batch = store.tag_summary_work(start);
+    assert_eq!(batch.len(), 1, "the backlog once tags are asked for");
     store.apply(&[span_record(2, 2, "second")]).unwrap();
+    assert!(store.tag_summary_work(start).is_empty(), "one batch out at a time");
+    store.store_tag_summaries(batch.into_iter().map(SummaryWork::run).collect());
+    assert_eq!(store.tag_summary_work(start).len(), 1, "the next batch once it is back");
+    // A lost batch (its blocking task failed) frees the slot; trace 3 is due.
+    store.apply(&[span_record(3, 3, "third")]).unwrap();
+    store.store_tag_summaries(Vec::new());
+    assert_eq!(store.traces_awaiting_tag_summary(), 1);
     let later = start + TAGS_IN_USE_FOR;
     assert!(store.tag_summary_work(later).is_empty(), "no tag query for a while");
 }
