@@ -44,8 +44,8 @@ use super::schema::*;
 use crate::model::ids::TraceId;
 use crate::traceql::ast::Status;
 use crate::traceql::eval::{
-    Attrs, EvalScope, EvalSpan, EvalTrace, eval_event, eval_link, eval_scope, id8, kind_from_code,
-    status_from_code,
+    Attrs, EvalScope, EvalSpan, EvalTrace, eval_event, eval_link, eval_scope, id8, index_u32,
+    kind_from_code, status_from_code,
 };
 
 impl BlockDataReader {
@@ -349,9 +349,4 @@ impl TraceBuilder {
         }
         Ok(EvalTrace::assemble(self.trace_id, self.spans, self.resources, self.scopes))
     }
-}
-
-/// Positions are `u32` throughout; a trace never holds 4 billion resources.
-fn index_u32(index: usize) -> u32 {
-    u32::try_from(index).unwrap_or(u32::MAX)
 }

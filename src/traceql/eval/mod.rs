@@ -38,7 +38,9 @@ pub use value::{HexId, Text, Value};
 
 pub(crate) use ops::swap_operands as swap_cmp;
 pub(crate) use ops::{equality, ordering_holds};
-pub(crate) use trace::{eval_event, eval_link, eval_scope, id8, kind_from_code, status_from_code};
+pub(crate) use trace::{
+    eval_event, eval_link, eval_scope, id8, index_u32, kind_from_code, status_from_code,
+};
 
 use compile::{Compiler, Field};
 use field::{Binding, kind_text, status_text};

@@ -224,7 +224,7 @@ impl EvalTrace {
 }
 
 /// Positions are `u32` throughout; a trace never holds 4 billion spans or resources.
-fn index_u32(index: usize) -> u32 {
+pub(crate) fn index_u32(index: usize) -> u32 {
     u32::try_from(index).unwrap_or(u32::MAX)
 }
 
