@@ -26,6 +26,21 @@ const BASE_SECONDS: u64 = 1_700_000_000;
 /// A window holding every span sent here.
 const WINDOW: &str = "start=1699996400&end=1700003600";
 
+/// What v1 tag names (no scope) answer for the [`shop`] trace: every attribute name of
+/// every scope, unscoped, de-duplicated and sorted, without intrinsics.
+pub(crate) const V1_TAG_NAMES: [&str; 10] = [
+    "attr/slash",
+    "cache key #1 & 100%",
+    "deployment.environment",
+    "exception.type",
+    "http.method",
+    "http.status_code",
+    "link.reason",
+    "retry.ratio",
+    "scope.sampled",
+    "service.name",
+];
+
 /// The exact intrinsic list of tempo-api.md §4.2.
 pub(crate) const INTRINSICS: [&str; 25] = [
     "duration",
@@ -216,18 +231,7 @@ async fn assert_shop_tags(tempo: &TempoClient, params: &str) {
     let answer = must_json(tempo, &format!("/api/search/tags?{params}")).await;
     assert_eq!(
         answer["tagNames"],
-        json!([
-            "attr/slash",
-            "cache key #1 & 100%",
-            "deployment.environment",
-            "exception.type",
-            "http.method",
-            "http.status_code",
-            "link.reason",
-            "retry.ratio",
-            "scope.sampled",
-            "service.name"
-        ]),
+        json!(V1_TAG_NAMES),
         "v1: unscoped, de-duplicated, no intrinsics"
     );
 

@@ -251,20 +251,7 @@ fn a_block_dictionary_gives_the_same_answers_as_the_live_traces() {
         names(&collect_from_dictionary(&job, &dictionary)),
         names(&collect_live_tags(&job, both()).unwrap().found)
     );
-    for field in [
-        attribute(AttributeScope::None, "service.name"),
-        attribute(AttributeScope::Span, "ratio"),
-        attribute(AttributeScope::Span, "tags"),
-        attribute(AttributeScope::Event, "exception.type"),
-        attribute(AttributeScope::Link, "link.kind"),
-        attribute(AttributeScope::Instrumentation, "scope.flag"),
-        FieldRef::Intrinsic(Intrinsic::Name),
-        FieldRef::Intrinsic(Intrinsic::StatusMessage),
-        FieldRef::Intrinsic(Intrinsic::TraceRootName),
-        FieldRef::Intrinsic(Intrinsic::TraceRootService),
-        FieldRef::Intrinsic(Intrinsic::EventName),
-        FieldRef::Intrinsic(Intrinsic::InstrumentationName),
-    ] {
+    for field in fields() {
         let job = values_job(field.clone(), None);
         assert_eq!(
             texts(&collect_from_dictionary(&job, &dictionary)),
