@@ -216,6 +216,22 @@ pub enum BinaryOp {
     Or,
 }
 
+impl BinaryOp {
+    /// The comparison this operator is (`=`, `!=`, `<`, `<=`, `>`, `>=`); `None` for the
+    /// others.
+    pub fn comparison(self) -> Option<CmpOp> {
+        Some(match self {
+            BinaryOp::Eq => CmpOp::Eq,
+            BinaryOp::Neq => CmpOp::Neq,
+            BinaryOp::Lt => CmpOp::Lt,
+            BinaryOp::Lte => CmpOp::Lte,
+            BinaryOp::Gt => CmpOp::Gt,
+            BinaryOp::Gte => CmpOp::Gte,
+            _ => return None,
+        })
+    }
+}
+
 /// Unary operators inside `{…}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnaryOp {

@@ -266,7 +266,7 @@ fn span_cond(expr: &FieldExpr) -> SpanCond {
             field_test(field, LeafTest::Regex { pattern: pattern.clone(), negated })
         }
         FieldExpr::Binary { op, lhs, rhs } => {
-            let Some(cmp) = cmp_op(*op) else {
+            let Some(cmp) = op.comparison() else {
                 return SpanCond::Always;
             };
             match (&**lhs, &**rhs) {
@@ -336,18 +336,6 @@ fn field_test(field: &FieldRef, test: LeafTest) -> SpanCond {
             }
         },
     }
-}
-
-fn cmp_op(op: BinaryOp) -> Option<CmpOp> {
-    Some(match op {
-        BinaryOp::Eq => CmpOp::Eq,
-        BinaryOp::Neq => CmpOp::Neq,
-        BinaryOp::Lt => CmpOp::Lt,
-        BinaryOp::Lte => CmpOp::Lte,
-        BinaryOp::Gt => CmpOp::Gt,
-        BinaryOp::Gte => CmpOp::Gte,
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

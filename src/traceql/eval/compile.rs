@@ -183,7 +183,7 @@ impl Compiler {
                 rhs: Box::new(self.compile(rhs)?),
             });
         }
-        if let Some(cmp) = cmp_op(op) {
+        if let Some(cmp) = op.comparison() {
             return Ok(match (lhs, rhs) {
                 (FieldExpr::Ref(FieldRef::Attribute(attr)), FieldExpr::Static(literal)) => {
                     attr_test(attr, cmp, literal)?
@@ -259,18 +259,6 @@ fn arith_op(op: BinaryOp) -> Option<ArithOp> {
         BinaryOp::Div => ArithOp::Div,
         BinaryOp::Mod => ArithOp::Mod,
         BinaryOp::Pow => ArithOp::Pow,
-        _ => return None,
-    })
-}
-
-fn cmp_op(op: BinaryOp) -> Option<CmpOp> {
-    Some(match op {
-        BinaryOp::Eq => CmpOp::Eq,
-        BinaryOp::Neq => CmpOp::Neq,
-        BinaryOp::Lt => CmpOp::Lt,
-        BinaryOp::Lte => CmpOp::Lte,
-        BinaryOp::Gt => CmpOp::Gt,
-        BinaryOp::Gte => CmpOp::Gte,
         _ => return None,
     })
 }
