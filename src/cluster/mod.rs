@@ -1,6 +1,7 @@
-//! The cluster: today a node is a one-node cluster and this module is empty by design.
-//!
-//! The Cluster issue brings the meta Raft group (members, partition table, block list), one
-//! Raft group per partition whose log storage is `storage::wal` (records already carry
-//! `(term, index)`, and the WAL offers truncate, purge and a durable vote for openraft),
-//! seed-list join, and the internal transport on `server.grpc_listen_port`.
+//! The cluster: the meta Raft group (members, partition table, block list), one Raft group per
+//! partition whose log storage is `storage::wal`, seed-list join, and the internal transport on
+//! `server.grpc_listen_port`. openraft stays behind this module, so a bump of its alpha
+//! touches one place.
+
+pub mod meta;
+pub mod types;
