@@ -2,7 +2,7 @@
 //! types through `extern_path` so Tempo's messages embed the very types the receivers decode.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/tempopb/tempo.proto"];
+    let protos = ["proto/tempopb/tempo.proto", "proto/spanlake/cluster.proto"];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Cluster payloads (span batches, log entries) stay `Bytes`: no copy on the way in.
+        .bytes(".spanlake.cluster.v1")
         .extern_path(".opentelemetry.proto.trace.v1", "::opentelemetry_proto::tonic::trace::v1")
         .extern_path(".opentelemetry.proto.common.v1", "::opentelemetry_proto::tonic::common::v1")
         .extern_path(

@@ -34,7 +34,7 @@
 pub mod actors;
 pub mod api;
 pub mod bench;
-#[allow(dead_code)] // being wired into the node by the Cluster issue's commits
+#[allow(dead_code, unused_imports)] // being wired into the node by the Cluster issue's commits
 pub(crate) mod cluster;
 pub mod config;
 pub mod model;

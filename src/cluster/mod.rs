@@ -4,4 +4,5 @@
 //! touches one place.
 
 pub mod meta;
+pub mod transport;
 pub mod types;
