@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use spanlake::bench::blocks::{BlocksBenchOptions, run_blocks_bench};
 use spanlake::bench::ingest::{IngestBenchOptions, run_ingest_bench};
 use spanlake::bench::search::{SearchBenchOptions, run_search_bench};
-use spanlake::config::{Config, LoadedConfig, LogFormat};
+use spanlake::config::{Config, ENV_PREFIX, LoadedConfig, LogFormat};
 use spanlake::{Node, api};
 use tracing::{error, info, warn};
 
@@ -29,6 +29,10 @@ struct Cli {
     /// Prints the effective configuration as YAML and exits.
     #[arg(long = "print-config")]
     print_config: bool,
+    /// Seeds of the cluster to join (`host:port` of their cluster service, comma-separated);
+    /// overrides `cluster.seeds` from the file and the environment.
+    #[arg(long = "cluster.seeds", value_name = "HOST:PORT,…", global = true)]
+    cluster_seeds: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -159,7 +163,11 @@ fn normalise_arguments(arguments: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<LoadedConfig> {
-    let environment: HashMap<String, String> = std::env::vars().collect();
+    let mut environment: HashMap<String, String> = std::env::vars().collect();
+    if let Some(seeds) = &cli.cluster_seeds {
+        // The flag is the strongest source, so it rides on the environment overrides.
+        environment.insert(format!("{ENV_PREFIX}CLUSTER__SEEDS"), seeds.clone());
+    }
     match &cli.config_file {
         Some(path) => LoadedConfig::load_file(path, &environment)
             .with_context(|| format!("cannot load config {}", path.display())),

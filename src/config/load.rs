@@ -53,9 +53,12 @@ pub(super) fn load(
 
 /// The tree of known keys: the defaults, serialised.
 fn known_keys() -> Result<Map<String, Value>, ConfigError> {
-    ::config::Config::try_from(&Config::default()).and_then(|defaults| defaults.collect()).map_err(
-        |e| ConfigError::Parse { message: format!("cannot build the default key tree: {e}") },
-    )
+    let mut defaults = Config::default();
+    // An empty list leaves no key in the serialised tree: give each list one element.
+    defaults.cluster.seeds = vec![String::new()];
+    ::config::Config::try_from(&defaults).and_then(|defaults| defaults.collect()).map_err(|e| {
+        ConfigError::Parse { message: format!("cannot build the default key tree: {e}") }
+    })
 }
 
 /// The `SPANLAKE_*` variables of the environment that are config keys.

@@ -20,6 +20,7 @@
 //! keys) are shown as `<redacted>` by [`Config::to_yaml_redacted`], which is
 //! what `--print-config` and `/status/config` print.
 
+mod cluster;
 mod duration;
 mod error;
 mod load;
@@ -41,6 +42,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use cluster::ClusterConfig;
 pub use duration::{DurationParseError, HumanDuration};
 pub use error::ConfigError;
 pub use query::{QuerierConfig, QuerierSearchConfig, QueryFrontendConfig, SearchLimitsConfig};
@@ -100,8 +102,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Span ingest.
     pub distributor: DistributorConfig,
-    /// Partitioning of this node's data.
+    /// Partitioning of the data: how many partitions a new cluster starts with.
     pub partitions: PartitionsConfig,
+    /// Joining a cluster, replication, the cluster secret and the admin token.
+    pub cluster: ClusterConfig,
     /// Durable storage.
     pub storage: StorageConfig,
     /// Recent traces in memory.
@@ -170,7 +174,8 @@ impl Config {
     }
 
     /// [`Config::to_yaml`] with every secret that is set (`storage.trace.s3.secret_key`,
-    /// `storage.trace.s3.session_token`, `storage.trace.azure.storage_account_key`) shown as
+    /// `storage.trace.s3.session_token`, `storage.trace.azure.storage_account_key`,
+    /// `cluster.secret`, `cluster.admin_token`) shown as
     /// [`REDACTED`]: what `--print-config` and `/status/config` show.
     pub fn to_yaml_redacted(&self) -> String {
         self.redacted().to_yaml()
@@ -180,6 +185,7 @@ impl Config {
     pub fn redacted(&self) -> Config {
         let mut copy = self.clone();
         copy.storage.trace.redact_secrets();
+        copy.cluster.redact_secrets();
         copy
     }
 

@@ -650,3 +650,53 @@ fn loopback_ephemeral_test_layout_loads() {
     assert_eq!(config.storage.trace.wal.path, dir.path().join("wal"));
     assert_eq!(config.supervision.backoff_max, HumanDuration::from_millis(100));
 }
+
+#[test]
+fn cluster_defaults_form_a_one_node_cluster() {
+    let config = Config::load(None, &HashMap::new()).unwrap();
+    assert!(config.cluster.seeds.is_empty());
+    assert_eq!(config.cluster.voters, 3);
+    assert_eq!(config.cluster.replication_factor, 3);
+    assert!(config.cluster.secret.is_empty());
+}
+
+#[test]
+fn cluster_seeds_come_as_a_list_or_comma_separated_text() {
+    let yaml = "cluster:\n  seeds: [a:9095, 'b:9095']\n  secret: s\n";
+    let config = Config::load(Some(yaml), &HashMap::new()).unwrap();
+    assert_eq!(config.cluster.seeds, vec!["a:9095", "b:9095"]);
+    let env = HashMap::from([
+        ("SPANLAKE_CLUSTER__SEEDS".to_string(), "x:1, y:2,".to_string()),
+        ("SPANLAKE_CLUSTER__SECRET".to_string(), "s".to_string()),
+    ]);
+    let config = Config::load(None, &env).unwrap();
+    assert_eq!(config.cluster.seeds, vec!["x:1", "y:2"]);
+}
+
+#[test]
+fn cluster_settings_are_validated() {
+    let cases = [
+        ("cluster:\n  seeds: [a:9095]\n", "cluster.secret"),
+        ("cluster:\n  voters: 2\n", "cluster.voters"),
+        ("cluster:\n  replication_factor: 0\n", "cluster.replication_factor"),
+        ("cluster:\n  seeds: [nohost]\n  secret: s\n", "cluster.seeds"),
+        ("cluster:\n  advertise_address: 'h:0'\n", "cluster.advertise_address"),
+        (
+            "cluster:\n  heartbeat_interval: 1s\n  election_timeout: 2s\n",
+            "cluster.election_timeout",
+        ),
+    ];
+    for (yaml, key) in cases {
+        let error = Config::load(Some(yaml), &HashMap::new()).unwrap_err();
+        assert!(error.to_string().contains(key), "{yaml}: {error}");
+    }
+}
+
+#[test]
+fn cluster_secrets_are_redacted() {
+    let yaml = "cluster:\n  secret: hunter2\n  admin_token: t0ken\n";
+    let config = Config::load(Some(yaml), &HashMap::new()).unwrap();
+    let printed = config.to_yaml_redacted();
+    assert!(!printed.contains("hunter2") && !printed.contains("t0ken"), "{printed}");
+    assert_eq!(printed.matches("<redacted>").count(), 2, "{printed}");
+}

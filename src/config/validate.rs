@@ -25,6 +25,8 @@ impl Config {
             ));
         }
 
+        self.validate_cluster()?;
+
         let wal = &self.storage.trace.wal;
         for (key, value) in [
             ("distributor.max_request_bytes", self.distributor.max_request_bytes),
@@ -135,6 +137,61 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `cluster`: sane sizes and timings, and a secret whenever the node talks to others.
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let cluster = &self.cluster;
+        if !matches!(cluster.voters, 1 | 3 | 5 | 7) {
+            return Err(ConfigError::invalid(
+                "cluster.voters",
+                format!("must be 1, 3, 5 or 7 (an odd quorum), got {}", cluster.voters),
+            ));
+        }
+        if !(1..=7).contains(&cluster.replication_factor) {
+            return Err(ConfigError::invalid(
+                "cluster.replication_factor",
+                format!("must be between 1 and 7, got {}", cluster.replication_factor),
+            ));
+        }
+        if !cluster.seeds.is_empty() && cluster.secret.is_empty() {
+            return Err(ConfigError::invalid(
+                "cluster.secret",
+                "must be set when cluster.seeds is: every cluster request carries it",
+            ));
+        }
+        for (key, address) in [
+            ("cluster.advertise_address", &cluster.advertise_address),
+            ("cluster.advertise_http_address", &cluster.advertise_http_address),
+        ]
+        .into_iter()
+        .chain(cluster.seeds.iter().map(|seed| ("cluster.seeds", seed)))
+        {
+            if !address.is_empty() && !is_host_port(address) {
+                return Err(ConfigError::invalid(key, format!("{address:?} is not host:port")));
+            }
+        }
+        check_positive_duration("cluster.heartbeat_interval", cluster.heartbeat_interval)?;
+        check_positive_duration("cluster.rpc_timeout", cluster.rpc_timeout)?;
+        if cluster.election_timeout.get() < cluster.heartbeat_interval.get() * 3 {
+            return Err(ConfigError::invalid(
+                "cluster.election_timeout",
+                format!(
+                    "must be at least three heartbeats ({}), got {}",
+                    HumanDuration(cluster.heartbeat_interval.get() * 3),
+                    cluster.election_timeout
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` with a non-empty host and a port number.
+fn is_host_port(address: &str) -> bool {
+    match address.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0),
+        None => false,
     }
 }
 
