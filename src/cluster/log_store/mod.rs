@@ -16,6 +16,8 @@
 mod entry_codec;
 mod reader;
 #[cfg(test)]
+mod suite_tests;
+#[cfg(test)]
 mod tests;
 
 use std::io;
