@@ -3,6 +3,7 @@
 //! `server.grpc_listen_port`. openraft stays behind this module, so a bump of its alpha
 //! touches one place.
 
+pub(crate) mod log_store;
 pub mod meta;
 pub mod transport;
 pub mod types;

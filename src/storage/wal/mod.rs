@@ -13,13 +13,14 @@
 //! ├── 00000000000000000412.wal   records 412..=976   was created
 //! ├── 00000000000000000977.wal   records 977..       active: only it may end in a torn tail
 //! ├── purged                     last purged LogId (term, index), replaced atomically
-//! └── vote                       last saved Raft vote (opaque bytes), replaced atomically
+//! ├── vote                       last saved Raft vote (opaque bytes), replaced atomically
+//! └── committed                  last committed LogId, a hint: renamed into place, no fsync
 //!
 //! segment = header | frame | frame | …        (named by its first index, 20 digits)
 //!   header (20 B) = "SLWAL001" | version u32 LE (1) | first index u64 LE
 //!   frame         = len u32 LE | crc32c u32 LE | body
 //!   body (len B)  = term u64 LE | index u64 LE | payload     (16 <= len <= 1 GiB)
-//! purged, vote  = len u32 LE | crc32c u32 LE | body
+//! purged, vote, committed = len u32 LE | crc32c u32 LE | body
 //! ```
 //!
 //! # Rules

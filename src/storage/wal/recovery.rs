@@ -17,7 +17,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::WalError;
-use super::meta::{self, PURGED_FILE, TMP_SUFFIX, VOTE_FILE};
+use super::meta::{self, COMMIT_HINT_FILE, PURGED_FILE, TMP_SUFFIX, VOTE_FILE};
 use super::record::{self, FRAME_HEADER_LEN, FrameError};
 use super::segment::{HEADER_LEN, Segment, encode_header, io_error, parse_segment_file_name};
 use crate::model::ids::{LogId, LogIndex, Term};
@@ -79,7 +79,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, WalError> {
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else { continue };
         if name.ends_with(TMP_SUFFIX)
-            && (name.starts_with(VOTE_FILE) || name.starts_with(PURGED_FILE))
+            && [VOTE_FILE, PURGED_FILE, COMMIT_HINT_FILE].iter().any(|file| name.starts_with(file))
         {
             // A replacement that never got renamed: the previous file is still the truth.
             fs::remove_file(entry.path()).map_err(io_error("remove leftover", &entry.path()))?;
