@@ -60,3 +60,6 @@ mod block_tests;
 
 #[cfg(test)]
 mod placement_tests;
+
+#[cfg(test)]
+mod invariant_tests;
