@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Why a trace id given as text in a request path was refused (texts as Tempo words them).
@@ -160,7 +161,10 @@ impl fmt::Debug for TenantId {
 }
 
 /// A partition of the trace-id space: one durable log and one live-store.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+///
+/// Serialised as its bare number (the meta group's log and snapshots are JSON).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct PartitionId(pub u32);
 
 impl fmt::Display for PartitionId {

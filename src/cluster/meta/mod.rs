@@ -1,25 +1,65 @@
-//! The meta group's state machine (being written): commands and answers.
+//! The meta group's state machine: members, the partition table, the block list and tenant
+//! overrides, as a pure, deterministic core (no I/O, no clock, no openraft call).
+//!
+//! ```text
+//!  admin API / join / partition leaders / block-builders
+//!        │ MetaCommand (JSON in the meta log)
+//!        ▼
+//!  openraft RaftStateMachine (wrapper) ──► MetaState::apply(&cmd) ──► MetaResponse
+//!                                              │                       Done | Refused | PartitionsAdded
+//!        meta leader ◄── reconcile(&state) ────┘  SetReplicas for partitions to move or grow
+//!  snapshot = MetaState::to_snapshot() / from_snapshot()
+//! ```
+//!
+//! # Layout
+//! - `command.rs`: [`MetaCommand`], [`MetaResponse`], [`NodeInfo`].
+//! - `state.rs`: [`MetaState`] and its rows ([`Member`], [`PartitionEntry`]) and queries.
+//! - `apply.rs`: [`MetaState::apply`] and the membership commands; `partitions.rs` the
+//!   partition table's; `blocks.rs` the block list's and overrides.
+//! - `refusal.rs`: [`Refusal`], why a command was not applied.
+//! - `placement.rs` ([`place`]) and `reconcile.rs` ([`reconcile()`]): where replicas go.
+//! - `snapshot.rs`: the snapshot format and [`MetaError`]; `invariants.rs`: what every
+//!   reachable state satisfies.
 
-use std::fmt;
+mod apply;
+mod blocks;
+mod command;
+mod invariants;
+mod partitions;
+mod placement;
+mod reconcile;
+mod refusal;
+mod snapshot;
+mod state;
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports, reason = "the API the cluster wiring (next commits) uses")]
+pub use self::{
+    apply::MAX_PARTITIONS_PER_REQUEST,
+    command::{MetaCommand, MetaResponse, NodeInfo, RefusalKind},
+    placement::place,
+    reconcile::reconcile,
+    refusal::Refusal,
+    snapshot::{MetaError, SNAPSHOT_VERSION},
+    state::{FlushIntent, Member, MemberState, MetaState, PartitionEntry, PartitionState},
+};
 
-/// A change to the cluster's metadata, proposed to the meta group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum MetaCommand {
-    /// Changes nothing (a write that only orders the log).
-    Noop,
-}
+/// How many `AddPartitions` request ids the state remembers for retries.
+pub const RECENT_REQUESTS: usize = 1000;
 
-impl fmt::Display for MetaCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
+#[cfg(test)]
+mod test_support;
 
-/// What applying a command answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum MetaResponse {
-    /// Applied.
-    Done,
-}
+#[cfg(test)]
+mod membership_tests;
+
+#[cfg(test)]
+mod partition_tests;
+
+#[cfg(test)]
+mod block_tests;
+
+#[cfg(test)]
+mod placement_tests;
+
+#[cfg(test)]
+mod invariant_tests;
