@@ -176,8 +176,10 @@ fn load_config(cli: &Cli) -> anyhow::Result<LoadedConfig> {
 }
 
 fn init_logging(config: &Config) {
+    // openraft warns on every failed heartbeat to a down peer (several a second per group):
+    // our own cluster code logs what matters, so openraft speaks only of errors by default.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(config.server.log_level.to_string())
+        tracing_subscriber::EnvFilter::new(format!("{},openraft=error", config.server.log_level))
     });
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()

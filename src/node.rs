@@ -42,6 +42,7 @@ use crate::actors::query::tags::TagSearcher;
 use crate::actors::query::{Searcher, TraceByIdQuerier};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
 use crate::api;
+use crate::api::admin::AdminState;
 use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
 use crate::api::ingest::otlp_http::OtlpHttpState;
 use crate::api::query::search::SearchState;
@@ -50,6 +51,8 @@ use crate::api::query::tags::TagsState;
 use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::query_port::{QueryApi, QueryPort};
 use crate::api::status::StatusState;
+use crate::cluster::runtime::ClusterRuntime;
+pub use crate::cluster::transport::NetFaults;
 use crate::config::Config;
 use crate::model::ids::PartitionId;
 use crate::storage::block::BlockBuildOptions;
@@ -104,11 +107,15 @@ pub struct NodeAddrs {
     pub otlp_grpc: Option<SocketAddr>,
     /// OTLP/HTTP, if enabled.
     pub otlp_http: Option<SocketAddr>,
+    /// The internal cluster service (`server.grpc_listen_port`).
+    pub cluster: SocketAddr,
 }
 
 /// A running node.
 pub struct Node {
     addrs: NodeAddrs,
+    cluster: Option<ClusterRuntime>,
+    net_faults: Arc<NetFaults>,
     faults: FaultPoints,
     restarts: RestartCounts,
     ready: Arc<AtomicBool>,
@@ -156,15 +163,29 @@ impl Node {
         } else {
             None
         };
+        let cluster_listener =
+            bind_std(config.grpc_listen_addr(), "the cluster service (server.grpc_listen_port)")?;
         let addrs = NodeAddrs {
             http: local_addr(&http_listener)?,
             otlp_grpc: otlp_grpc_listener.as_ref().and_then(|listener| listener.local_addr().ok()),
             otlp_http: otlp_http_listener.as_ref().map(local_addr).transpose()?,
+            cluster: local_addr(&cluster_listener)?,
         };
+        let cluster_listener =
+            tokio::net::TcpListener::from_std(cluster_listener).map_err(|source| {
+                NodeError::Bind { what: "the cluster service", addr: addrs.cluster, source }
+            })?;
 
         let wal_root = config.storage.trace.wal.path.clone();
         std::fs::create_dir_all(&wal_root)
             .map_err(|source| NodeError::DataDir { path: wal_root.clone(), source })?;
+        let net_faults = Arc::new(NetFaults::default());
+        let cluster =
+            ClusterRuntime::start(&config, cluster_listener, addrs.http, net_faults.clone())
+                .await
+                .map_err(|error| NodeError::Startup {
+                    reason: format!("cannot join or create the cluster: {error}"),
+                })?;
         let store = open_object_store(&config.storage.trace).map_err(|error| {
             NodeError::Startup { reason: format!("cannot open the object store: {error}") }
         })?;
@@ -323,6 +344,10 @@ impl Node {
             ),
             multitenancy,
         });
+        let admin_state = web::Data::new(AdminState {
+            meta: cluster.meta().clone(),
+            token: config.cluster.admin_token.clone(),
+        });
         let status_state = web::Data::new(StatusState {
             ready: ready.clone(),
             metrics: metrics.clone(),
@@ -335,6 +360,7 @@ impl Node {
                 search: search_state,
                 tags: tags_state,
                 status: status_state,
+                admin: admin_state,
                 streaming,
                 http_workers: HTTP_WORKERS,
             },
@@ -397,6 +423,8 @@ impl Node {
         info!(http = %addrs.http, otlp_grpc = ?addrs.otlp_grpc, otlp_http = ?addrs.otlp_http, "spanlake node ready");
         Ok(Node {
             addrs,
+            cluster: Some(cluster),
+            net_faults,
             faults,
             restarts,
             ready,
@@ -411,6 +439,16 @@ impl Node {
     /// Where the node listens.
     pub fn addrs(&self) -> NodeAddrs {
         self.addrs
+    }
+
+    /// The node's injected network faults (tests isolate the node with them).
+    pub fn net_faults(&self) -> &Arc<NetFaults> {
+        &self.net_faults
+    }
+
+    /// This node's id in the cluster.
+    pub fn node_id(&self) -> u64 {
+        self.cluster.as_ref().map_or(0, |cluster| cluster.meta().me().id)
     }
 
     /// The node's fault points (tests arm them).
@@ -449,6 +487,9 @@ impl Node {
             server.stop(true).await;
         }
         let _ = self.root.stop_and_wait(None, Some(Duration::from_secs(30))).await;
+        if let Some(cluster) = self.cluster.take() {
+            cluster.shutdown().await;
+        }
         info!("spanlake node stopped");
     }
 }

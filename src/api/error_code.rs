@@ -27,6 +27,9 @@ pub enum ErrorCode {
     UnprocessableEntity,
     /// The body's media type is not supported: 415 / InvalidArgument.
     UnsupportedMediaType,
+    /// The request conflicts with the current state (an admin transition that is not allowed
+    /// now): 409 / FailedPrecondition.
+    Conflict,
     /// Over a limit that frees up with time: 429 + Retry-After / ResourceExhausted + RetryInfo.
     RateLimited {
         /// When to retry.
@@ -50,6 +53,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnprocessableEntity => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -63,7 +67,7 @@ impl ErrorCode {
             ErrorCode::BadRequest | ErrorCode::UnsupportedMediaType => tonic::Code::InvalidArgument,
             ErrorCode::Unauthorized => tonic::Code::Unauthenticated,
             ErrorCode::NotFound => tonic::Code::NotFound,
-            ErrorCode::UnprocessableEntity => tonic::Code::FailedPrecondition,
+            ErrorCode::UnprocessableEntity | ErrorCode::Conflict => tonic::Code::FailedPrecondition,
             ErrorCode::PayloadTooLarge | ErrorCode::RateLimited { .. } => {
                 tonic::Code::ResourceExhausted
             }

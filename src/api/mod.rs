@@ -13,6 +13,7 @@
 //! Errors become HTTP/gRPC status only here, through [`error_code`]. Unknown routes get a
 //! plain-text 404 naming the path.
 
+pub(crate) mod admin;
 pub mod error_code;
 pub(crate) mod ingest;
 pub(crate) mod port_switch;

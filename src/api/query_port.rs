@@ -34,6 +34,7 @@ use tower::Service;
 use tracing::warn;
 
 use crate::api;
+use crate::api::admin::AdminState;
 use crate::api::port_switch::{CLASSIFY_TIMEOUT, PortSwitch, PortSwitchArgs};
 use crate::api::query::search::SearchState;
 use crate::api::query::streaming::StreamingQuerierService;
@@ -57,6 +58,8 @@ pub(crate) struct QueryApi {
     pub tags: web::Data<TagsState>,
     /// Ops routes.
     pub status: web::Data<StatusState>,
+    /// The admin REST API (`/api/admin`).
+    pub admin: web::Data<AdminState>,
     /// gRPC `StreamingQuerier`.
     pub streaming: StreamingQuerierService,
     /// actix-web worker threads.
@@ -77,15 +80,17 @@ impl QueryPort {
         let internal = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         internal.set_nonblocking(true)?;
         let http_backend = internal.local_addr()?;
-        let QueryApi { trace_by_id, search, tags, status, streaming, http_workers } = api;
+        let QueryApi { trace_by_id, search, tags, status, admin, streaming, http_workers } = api;
         let http_server = HttpServer::new(move || {
             App::new()
                 .app_data(trace_by_id.clone())
                 .app_data(search.clone())
                 .app_data(tags.clone())
                 .app_data(status.clone())
+                .app_data(admin.clone())
                 .app_data(api::query_extractor_config())
                 .configure(api::status::configure)
+                .configure(api::admin::configure)
                 .configure(api::query::trace_by_id::configure)
                 .configure(api::query::search::configure)
                 .configure(api::query::tags::configure)

@@ -149,7 +149,7 @@ impl BenchNode {
         let http = free_loopback_addr()?;
         let otlp_grpc = free_loopback_addr()?;
         let config = format!(
-            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  log_level: warn\n\
+            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_port: 0\n  log_level: warn\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          enabled: false\n\
              partitions:\n  count: {partitions}\n\
              storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n\

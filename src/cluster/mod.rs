@@ -3,7 +3,11 @@
 //! `server.grpc_listen_port`. openraft stays behind this module, so a bump of its alpha
 //! touches one place.
 
+pub(crate) mod error;
 pub(crate) mod log_store;
 pub mod meta;
+pub(crate) mod meta_group;
+pub(crate) mod reconciler;
+pub(crate) mod runtime;
 pub mod transport;
 pub mod types;

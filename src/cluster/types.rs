@@ -18,8 +18,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::cluster::log_store::EntryCodecError;
+use crate::cluster::log_store::entry_codec::{decode_entry, encode_entry};
 use crate::cluster::meta::{MetaCommand, MetaResponse};
+use crate::model::ids::{LogIndex, Term};
 use crate::proto::cluster::WireEntry;
+use crate::storage::wal::Record;
 
 /// A node of the cluster: a random id chosen at its first start and kept in its data dir.
 pub type NodeId = u64;
@@ -104,84 +108,31 @@ impl WalPayload for MetaCommand {
     }
 }
 
-/// A log entry of either group, as openraft hands it over.
-pub type EntryOf<D> = openraft::Entry<
-    openraft::vote::leader_id_std::CommittedLeaderId<u64>,
-    openraft::EntryPayload<D, NodeId, openraft::impls::BasicNode>,
->;
-
-/// First byte of a control entry's stored payload.
-const CONTROL: u8 = 0x00;
-/// Second byte of a blank entry (a new leader's first entry).
-const CONTROL_BLANK: u8 = 0x01;
-/// Second byte of a membership entry; JSON of the membership follows.
-const CONTROL_MEMBERSHIP: u8 = 0x02;
-
-/// The bytes a WAL record (and a wire entry) holds for an entry's payload.
-pub fn encode_payload<D: WalPayload + openraft::AppData>(
-    payload: &openraft::EntryPayload<D, NodeId, openraft::impls::BasicNode>,
-) -> Result<Bytes, PayloadError> {
-    match payload {
-        openraft::EntryPayload::Normal(data) => {
-            let bytes = data.to_wal()?;
-            if bytes.first().is_none_or(|first| *first == CONTROL) {
-                return Err(PayloadError::Decode(
-                    "a normal entry's payload must not be empty nor start with a zero byte"
-                        .to_string(),
-                ));
-            }
-            Ok(bytes)
-        }
-        openraft::EntryPayload::Blank => Ok(Bytes::from_static(&[CONTROL, CONTROL_BLANK])),
-        openraft::EntryPayload::Membership(membership) => {
-            let mut bytes = vec![CONTROL, CONTROL_MEMBERSHIP];
-            serde_json::to_writer(&mut bytes, membership)
-                .map_err(|error| PayloadError::Decode(error.to_string()))?;
-            Ok(Bytes::from(bytes))
-        }
-    }
-}
-
-/// Reads what [`encode_payload`] wrote.
-pub fn decode_payload<D: WalPayload + openraft::AppData>(
-    bytes: Bytes,
-) -> Result<openraft::EntryPayload<D, NodeId, openraft::impls::BasicNode>, PayloadError> {
-    match (bytes.first(), bytes.get(1)) {
-        (Some(&CONTROL), Some(&CONTROL_BLANK)) => Ok(openraft::EntryPayload::Blank),
-        (Some(&CONTROL), Some(&CONTROL_MEMBERSHIP)) => serde_json::from_slice(&bytes[2..])
-            .map(openraft::EntryPayload::Membership)
-            .map_err(|error| PayloadError::Decode(format!("membership entry: {error}"))),
-        (Some(&CONTROL), kind) => Err(PayloadError::UnknownControl(kind.copied().unwrap_or(0))),
-        _ => D::from_wal(bytes).map(openraft::EntryPayload::Normal),
-    }
-}
-
 /// How a group's entries travel between nodes: exactly as the WAL stores them.
 pub trait EntryWire: openraft::RaftTypeConfig {
     /// The wire form of an entry.
-    fn to_wire(entry: &Self::Entry) -> Result<WireEntry, PayloadError>;
+    fn to_wire(entry: &Self::Entry) -> Result<WireEntry, EntryCodecError>;
     /// An entry back from the wire.
-    fn from_wire(wire: WireEntry) -> Result<Self::Entry, PayloadError>;
+    fn from_wire(wire: WireEntry) -> Result<Self::Entry, EntryCodecError>;
 }
 
 macro_rules! entry_wire {
     ($config:ty) => {
         impl EntryWire for $config {
-            fn to_wire(entry: &Self::Entry) -> Result<WireEntry, PayloadError> {
+            fn to_wire(entry: &Self::Entry) -> Result<WireEntry, EntryCodecError> {
+                let record = encode_entry(entry)?;
                 Ok(WireEntry {
-                    term: entry.log_id.leader_id.term,
-                    index: entry.log_id.index,
-                    payload: encode_payload(&entry.payload)?,
+                    term: record.term.0,
+                    index: record.index.0,
+                    payload: record.payload,
                 })
             }
 
-            fn from_wire(wire: WireEntry) -> Result<Self::Entry, PayloadError> {
-                Ok(openraft::Entry {
-                    log_id: openraft::LogId::new(
-                        openraft::vote::leader_id_std::CommittedLeaderId::new(wire.term),
-                        wire.index,
-                    ),
-                    payload: decode_payload(wire.payload)?,
+            fn from_wire(wire: WireEntry) -> Result<Self::Entry, EntryCodecError> {
+                decode_entry(Record {
+                    term: Term(wire.term),
+                    index: LogIndex(wire.index),
+                    payload: wire.payload,
                 })
             }
         }

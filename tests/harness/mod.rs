@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod clients;
+pub mod cluster;
 pub mod oracle;
 pub mod reference;
 pub mod s3;

@@ -13,7 +13,7 @@
 //! also orders writes as openraft requires (each call finishes before the next starts). Group
 //! commit comes from openraft: every entry of one `append` call shares one write and one fsync.
 
-mod entry_codec;
+pub(crate) mod entry_codec;
 mod reader;
 #[cfg(test)]
 mod suite_tests;

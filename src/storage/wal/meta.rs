@@ -35,7 +35,7 @@ pub(super) fn sync_dir(dir: &Path) -> Result<(), WalError> {
 }
 
 /// Replaces `dir/name` with `body`, atomically and durably.
-pub(super) fn write_atomic(dir: &Path, name: &str, body: &[u8]) -> Result<(), WalError> {
+pub(crate) fn write_atomic(dir: &Path, name: &str, body: &[u8]) -> Result<(), WalError> {
     replace_framed(dir, name, body, Durability::Fsync)
 }
 
@@ -76,7 +76,7 @@ fn replace_framed(
 }
 
 /// Reads `dir/name` as written by [`write_atomic`]; `None` when the file does not exist.
-pub(super) fn read_checked(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, WalError> {
+pub(crate) fn read_checked(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, WalError> {
     let path = dir.join(name);
     let contents = match fs::read(&path) {
         Ok(contents) => contents,

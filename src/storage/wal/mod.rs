@@ -51,6 +51,7 @@ use bytes::Bytes;
 
 use crate::model::ids::{LogId, LogIndex, Term};
 pub(crate) use error::WalError;
+pub(crate) use meta::{read_checked, write_atomic};
 use segment::Segment;
 
 /// One log record: a Raft entry's identity and its opaque payload.

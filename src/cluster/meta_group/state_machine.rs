@@ -1,0 +1,209 @@
+//! The meta group's openraft state machine: [`MetaState`] behind openraft's storage traits,
+//! with its snapshot kept durably beside the group's log.
+//!
+//! ```text
+//!  committed entries ──► apply: MetaState::apply(command) ──► answer to the proposer
+//!                                 │ after every batch
+//!                                 └──► watch channel: Arc<MetaView> (routing, block list, admin)
+//!  every N entries ──► build_snapshot: state as JSON ──► `snapshot` file (atomic, fsynced)
+//!  restart ──► the file gives the state at its log id; openraft re-applies the entries after it
+//! ```
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{EntryPayload, StoredMembership};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::cluster::meta::{MetaResponse, MetaState};
+use crate::cluster::types::MetaRaftConfig;
+use crate::storage::wal::{read_checked, write_atomic};
+
+/// File in the meta group's directory holding the last snapshot.
+const SNAPSHOT_FILE: &str = "snapshot";
+
+/// What the rest of the node sees of the meta group: the state as of a log position.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MetaView {
+    /// The cluster metadata.
+    pub state: MetaState,
+    /// Index of the last applied entry (0 before any).
+    pub applied: u64,
+    /// The group's membership as of that entry.
+    pub membership: StoredMembershipOf<MetaRaftConfig>,
+}
+
+/// The snapshot as stored: its openraft meta, then the state.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMetaOf<MetaRaftConfig>,
+    state: MetaState,
+}
+
+/// The meta group's state machine.
+pub(crate) struct MetaStateMachine {
+    dir: PathBuf,
+    applied: Option<LogIdOf<MetaRaftConfig>>,
+    membership: StoredMembershipOf<MetaRaftConfig>,
+    state: MetaState,
+    /// The last snapshot built or installed, as sent to a lagging follower.
+    current: Option<(SnapshotMetaOf<MetaRaftConfig>, Vec<u8>)>,
+    publish: watch::Sender<Arc<MetaView>>,
+}
+
+impl MetaStateMachine {
+    /// Loads the last snapshot in `dir` (if any); the view starts from it.
+    pub(crate) async fn open(
+        dir: PathBuf,
+    ) -> io::Result<(MetaStateMachine, watch::Receiver<Arc<MetaView>>)> {
+        let load_dir = dir.clone();
+        let stored = tokio::task::spawn_blocking(move || read_checked(&load_dir, SNAPSHOT_FILE))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        let mut machine = MetaStateMachine {
+            dir,
+            applied: None,
+            membership: StoredMembership::default(),
+            state: MetaState::default(),
+            current: None,
+            publish: watch::channel(Arc::new(MetaView::default())).0,
+        };
+        if let Some(bytes) = stored {
+            let snapshot: StoredSnapshot = serde_json::from_slice(&bytes)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+            info!(last = ?snapshot.meta.last_log_id, "meta snapshot loaded");
+            machine.applied = snapshot.meta.last_log_id;
+            machine.membership = snapshot.meta.last_membership.clone();
+            machine.state = snapshot.state;
+            machine.current = Some((snapshot.meta, bytes));
+        }
+        let receiver = machine.publish.subscribe();
+        machine.publish_view();
+        Ok((machine, receiver))
+    }
+
+    fn publish_view(&self) {
+        let view = MetaView {
+            state: self.state.clone(),
+            applied: self.applied.map_or(0, |log_id| log_id.index),
+            membership: self.membership.clone(),
+        };
+        self.publish.send_replace(Arc::new(view));
+    }
+
+    /// Writes the snapshot file durably.
+    async fn persist(&self, bytes: Vec<u8>) -> io::Result<()> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &bytes))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)
+    }
+
+    fn snapshot_bytes(&self, meta: &SnapshotMetaOf<MetaRaftConfig>) -> io::Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            meta: &'a SnapshotMetaOf<MetaRaftConfig>,
+            state: &'a MetaState,
+        }
+        serde_json::to_vec(&Borrowed { meta, state: &self.state }).map_err(io::Error::other)
+    }
+}
+
+/// Builds a snapshot of the state as of the last applied entry.
+pub(crate) struct MetaSnapshotBuilder {
+    meta: SnapshotMetaOf<MetaRaftConfig>,
+    bytes: io::Result<Vec<u8>>,
+    dir: PathBuf,
+}
+
+impl RaftSnapshotBuilder<MetaRaftConfig> for MetaSnapshotBuilder {
+    type SnapshotData = Vec<u8>;
+
+    async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<MetaRaftConfig, Vec<u8>>> {
+        let bytes = std::mem::replace(&mut self.bytes, Ok(Vec::new()))?;
+        let dir = self.dir.clone();
+        let stored = bytes.clone();
+        tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &stored))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        Ok(Snapshot { meta: self.meta.clone(), snapshot: bytes })
+    }
+}
+
+impl RaftStateMachine<MetaRaftConfig> for MetaStateMachine {
+    type SnapshotData = Vec<u8>;
+    type SnapshotBuilder = MetaSnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> io::Result<(Option<LogIdOf<MetaRaftConfig>>, StoredMembershipOf<MetaRaftConfig>)> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, entries: Strm) -> io::Result<()>
+    where
+        Strm: Stream<Item = io::Result<EntryResponder<MetaRaftConfig>>> + Unpin + Send,
+    {
+        let mut entries = entries;
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let answer = match &entry.payload {
+                EntryPayload::Blank => MetaResponse::Done,
+                EntryPayload::Normal(command) => self.state.apply(command),
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), membership.clone());
+                    MetaResponse::Done
+                }
+            };
+            self.applied = Some(entry.log_id);
+            if let Some(responder) = responder {
+                responder.send(answer);
+            }
+        }
+        self.publish_view();
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> MetaSnapshotBuilder {
+        let meta = SnapshotMetaOf::<MetaRaftConfig> {
+            last_log_id: self.applied,
+            last_membership: self.membership.clone(),
+        };
+        let bytes = self.snapshot_bytes(&meta);
+        if let Ok(bytes) = &bytes {
+            self.current = Some((meta.clone(), bytes.clone()));
+        }
+        MetaSnapshotBuilder { meta, bytes, dir: self.dir.clone() }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMetaOf<MetaRaftConfig>,
+        snapshot: Vec<u8>,
+    ) -> io::Result<()> {
+        let stored: StoredSnapshot = serde_json::from_slice(&snapshot)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        self.persist(snapshot.clone()).await?;
+        self.applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        self.state = stored.state;
+        self.current = Some((meta.clone(), snapshot));
+        info!(last = ?meta.last_log_id, "meta snapshot installed");
+        self.publish_view();
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> io::Result<Option<SnapshotOf<MetaRaftConfig, Vec<u8>>>> {
+        Ok(self.current.clone().map(|(meta, snapshot)| Snapshot { meta, snapshot }))
+    }
+}
