@@ -27,13 +27,14 @@ use tracing::{info, warn};
 
 use crate::actors::DistributorHandle;
 use crate::actors::call::ActorSlot;
+use crate::actors::distributor::PartitionRouter;
 use crate::actors::distributor::{DistributorLimits, PrepareLimits};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::NodeMetrics;
 use crate::actors::node::{NodeSupervisor, NodeSupervisorArgs, NodeSupervisorMsg};
 use crate::actors::partition::flush_planner::FlushPolicy;
-use crate::actors::partition::live_store::LiveStoreHandle;
-use crate::actors::partition::log::PartitionLogHandle;
+use crate::actors::partition::log::PartitionCluster;
+use crate::actors::partition::manager::{self, LocalPartitions, ReplicaFactory};
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
@@ -51,6 +52,7 @@ use crate::api::query::tags::TagsState;
 use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::query_port::{QueryApi, QueryPort};
 use crate::api::status::StatusState;
+use crate::cluster::meta_group::{MetaBlockList, MetaGroup, adopt};
 use crate::cluster::runtime::ClusterRuntime;
 pub use crate::cluster::transport::NetFaults;
 use crate::config::Config;
@@ -198,11 +200,18 @@ impl Node {
         .map_err(|error| NodeError::Startup {
             reason: format!("the object store is not usable: {error}"),
         })?;
-        let (block_list, _) =
-            LocalBlockList::load(&store).await.map_err(|error| NodeError::Startup {
-                reason: format!("cannot list blocks in the object store: {error}"),
+        if cluster.meta().view().state.bootstrapped_by() == Some(cluster.meta().me().id) {
+            // The node that created the cluster adopts blocks already in the store (written
+            // by an earlier single-node version, or a cluster whose metadata was lost).
+            let (found, _) =
+                LocalBlockList::load(&store).await.map_err(|error| NodeError::Startup {
+                    reason: format!("cannot list blocks in the object store: {error}"),
+                })?;
+            adopt(cluster.meta(), found.all()).await.map_err(|error| NodeError::Startup {
+                reason: format!("cannot register the blocks found in the object store: {error}"),
             })?;
-        let blocks: Arc<dyn BlockList> = Arc::new(block_list);
+        }
+        let blocks: Arc<dyn BlockList> = Arc::new(MetaBlockList::new(cluster.meta().clone()));
         let retry = RetryPolicy::from(&config.storage.trace.retry);
         let block_config = &config.storage.trace.block;
         let build_options = BlockBuildOptions {
@@ -229,40 +238,54 @@ impl Node {
             backoff_max: config.supervision.backoff_max.0,
         };
         let wal_config = &config.storage.trace.wal;
-        let partitions: Vec<PartitionArgs> = (0..config.partitions.count)
-            .map(|number| {
-                let partition = PartitionId(number);
-                PartitionArgs {
-                    partition,
-                    wal_dir: wal_root.join(partition.to_string()),
-                    wal_options: WalOptions { segment_bytes: wal_config.segment_bytes },
-                    wal: Default::default(),
-                    group_commit_max_wait: wal_config.group_commit_max_wait.0,
-                    group_commit_max_bytes: usize::try_from(wal_config.group_commit_max_bytes)
-                        .unwrap_or(usize::MAX),
-                    recent_window: config.live_store.recent_window.get(),
-                    log_slot: ActorSlot::new(format!("partition log {partition}")),
-                    live_store_slot: ActorSlot::new(format!("live-store {partition}")),
-                    block_builder_slot: ActorSlot::new(format!("block-builder {partition}")),
-                    store: store.clone(),
-                    blocks: blocks.clone(),
-                    flush_policy,
-                    build_options: build_options.clone(),
-                    retry: retry.clone(),
-                    flush_check_period: builder_config.flush_check_period.get(),
-                    build_permits: build_permits.clone(),
-                    usage: usage.clone(),
-                    faults: faults.clone(),
-                    metrics: metrics.clone(),
-                    restart_policy,
-                    restarts: restarts.clone(),
-                }
+        let partition_cluster = PartitionCluster {
+            me: cluster.meta().me().id,
+            meta: cluster.meta().clone(),
+            router: cluster.router().clone(),
+            registry: cluster.registry().clone(),
+            raft_config: partition_raft_config(&config).map_err(|error| NodeError::Startup {
+                reason: format!("invalid partition Raft settings: {error}"),
+            })?,
+        };
+        let local = LocalPartitions::default();
+        let factory: ReplicaFactory = {
+            let wal_options = WalOptions { segment_bytes: wal_config.segment_bytes };
+            let recent_window = config.live_store.recent_window.get();
+            let store = store.clone();
+            let build_options = build_options.clone();
+            let retry = retry.clone();
+            let flush_check_period = builder_config.flush_check_period.get();
+            let usage = usage.clone();
+            let faults = faults.clone();
+            let metrics = metrics.clone();
+            let restarts = restarts.clone();
+            let wal_root = wal_root.clone();
+            Arc::new(move |partition: PartitionId| PartitionArgs {
+                partition,
+                wal_dir: manager::wal_dir(&wal_root, partition),
+                wal_options: wal_options.clone(),
+                wal: Default::default(),
+                recent_window,
+                log_slot: ActorSlot::new(format!("partition log {partition}")),
+                live_store_slot: ActorSlot::new(format!("live-store {partition}")),
+                block_builder_slot: ActorSlot::new(format!("block-builder {partition}")),
+                store: store.clone(),
+                cluster: partition_cluster.clone(),
+                flushed: Default::default(),
+                applied: Default::default(),
+                leader_term: Default::default(),
+                flush_policy,
+                build_options: build_options.clone(),
+                retry: retry.clone(),
+                flush_check_period,
+                build_permits: build_permits.clone(),
+                usage: usage.clone(),
+                faults: faults.clone(),
+                metrics: metrics.clone(),
+                restart_policy,
+                restarts: restarts.clone(),
             })
-            .collect();
-        let logs: Vec<PartitionLogHandle> =
-            partitions.iter().map(|p| PartitionLogHandle::new(p.log_slot.clone())).collect();
-        let live_stores: Vec<LiveStoreHandle> =
-            partitions.iter().map(|p| LiveStoreHandle::new(p.live_store_slot.clone())).collect();
+        };
         let distributor_slot = ActorSlot::new("distributor");
         let distributor_limits = DistributorLimits {
             prepare: PrepareLimits {
@@ -278,7 +301,11 @@ impl Node {
             (0..QUERY_SHARDS).map(|shard| ActorSlot::new(format!("query shard {shard}"))).collect();
         let query_shard_pool = QueryShardPool::new(query_shards.clone(), QUERY_SHARD_TIMEOUT);
         let root_args = NodeSupervisorArgs {
-            partitions,
+            router: PartitionRouter::new(
+                cluster.meta().clone(),
+                local.clone(),
+                cluster.peers().clone(),
+            ),
             query_shards,
             query_shard_args: QueryShardArgs {
                 store: store.clone(),
@@ -297,7 +324,15 @@ impl Node {
         let (root, _) = Actor::spawn(None, NodeSupervisor, root_args)
             .await
             .map_err(|error| NodeError::Startup { reason: error.to_string() })?;
-        if let Err(reason) = wait_for_replay(&logs, &live_stores).await {
+        let manager = tokio::spawn(manager::run(
+            cluster.meta().clone(),
+            root.clone(),
+            factory,
+            local.clone(),
+        ));
+        cluster.set_partition_writes(Arc::new(local.clone()));
+        if let Err(reason) = wait_for_replicas(cluster.meta(), &local).await {
+            manager.abort();
             root.stop(None);
             return Err(NodeError::Startup { reason });
         }
@@ -306,9 +341,9 @@ impl Node {
             DistributorHandle::new(distributor_slot, distributor_limits, metrics.clone());
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
-        let searcher = Searcher::new(live_stores.clone(), blocks.clone(), query_shard_pool.clone());
+        let searcher = Searcher::new(local.clone(), blocks.clone(), query_shard_pool.clone());
         let tag_searcher = TagSearcher::new(
-            live_stores.clone(),
+            local.clone(),
             blocks.clone(),
             query_shard_pool.clone(),
             metrics.clone(),
@@ -335,7 +370,7 @@ impl Node {
             web::Data::new(TagsState { searcher: tag_searcher, multitenancy, bounds: tag_bounds });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
-                live_stores,
+                local,
                 blocks,
                 query_shard_pool,
                 usize::try_from(config.overrides.defaults.global.max_bytes_per_trace)
@@ -518,27 +553,60 @@ fn local_addr(listener: &std::net::TcpListener) -> Result<SocketAddr, NodeError>
     })
 }
 
-/// Waits until every live-store has applied its log up to what was durable at start.
-async fn wait_for_replay(
-    logs: &[PartitionLogHandle],
-    live_stores: &[LiveStoreHandle],
-) -> Result<(), String> {
+/// Waits until this node hosts a replica of every partition the meta group places here, and
+/// each has applied what its log had committed (no partial reads after a restart).
+async fn wait_for_replicas(meta: &MetaGroup, local: &LocalPartitions) -> Result<(), String> {
     let deadline = Instant::now() + REPLAY_DEADLINE;
-    for (log, live_store) in logs.iter().zip(live_stores) {
-        let committed = log
-            .committed(REPLAY_DEADLINE)
-            .await
-            .map_err(|error| format!("partition log did not open: {error}"))?;
-        loop {
-            let applied = live_store.applied().await.map_err(|error| error.to_string())?;
-            if applied.is_some_and(|applied| applied >= committed) {
+    let me = meta.me().id;
+    loop {
+        let view = meta.view();
+        let mut ready = true;
+        for (partition, entry) in view.state.partitions() {
+            if !entry.replicas.contains(&me) {
+                continue;
+            }
+            let Some(replica) = local.get(*partition) else {
+                ready = false;
+                break;
+            };
+            let caught_up = match replica.log.committed(Duration::from_secs(5)).await {
+                Ok(committed) => replica
+                    .live_store
+                    .applied()
+                    .await
+                    .is_ok_and(|applied| applied.is_some_and(|applied| applied >= committed)),
+                Err(_) => false,
+            };
+            if !caught_up {
+                ready = false;
                 break;
             }
-            if Instant::now() > deadline {
-                return Err(format!("log replay did not finish within {REPLAY_DEADLINE:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("partition replicas did not catch up within {REPLAY_DEADLINE:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Ok(())
+}
+
+/// openraft's settings for partition groups: snapshots (and so purges) only when blocks are
+/// registered, writes queued during an fsync batched into the next one.
+fn partition_raft_config(config: &Config) -> Result<Arc<openraft::Config>, String> {
+    let heartbeat = config.cluster.heartbeat_interval.get().as_millis() as u64;
+    let election = config.cluster.election_timeout.get().as_millis() as u64;
+    let raft = openraft::Config {
+        cluster_name: "partition".to_string(),
+        heartbeat_interval: heartbeat.max(1),
+        election_timeout_min: election.max(3),
+        election_timeout_max: (election * 2).max(4),
+        snapshot_policy: openraft::SnapshotPolicy::Never,
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        api_batch_linger_ms: config.storage.trace.wal.group_commit_max_wait.0.as_millis() as u64,
+        ..Default::default()
+    };
+    raft.validate().map(Arc::new).map_err(|error| error.to_string())
 }

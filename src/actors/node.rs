@@ -1,9 +1,11 @@
-//! Root supervisor of a node: the distributor and one supervisor per partition.
+//! Root supervisor of a node: the distributor, one supervisor per partition replica hosted
+//! here, and the query shards.
 //!
 //! ```text
 //!  NodeSupervisor
 //!   ├── Distributor
-//!   ├── PartitionSupervisor × partitions.count   (each: live-store, partition log, block-builder)
+//!   ├── PartitionSupervisor × replicas hosted   (each: live-store, partition log, block-builder;
+//!   │                                             started and stopped by the partition manager)
 //!   └── QueryShard × query.shards                (the bounded pool of per-block query work)
 //! ```
 //!
@@ -11,24 +13,28 @@
 //! log). When the node's own budget is spent it stops and reports the failure, so the process
 //! exits and its own supervisor (systemd, Kubernetes) restarts it on the same data.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::watch;
 use tracing::{error, warn};
 
 use crate::actors::call::ActorSlot;
-use crate::actors::distributor::{Distributor, DistributorArgs, DistributorLimits, DistributorMsg};
+use crate::actors::distributor::{
+    Distributor, DistributorArgs, DistributorLimits, DistributorMsg, PartitionRouter,
+};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::NodeMetrics;
-use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::{PartitionArgs, PartitionSupervisor};
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::shard::{QueryShard, QueryShardArgs, QueryShardMsg};
 use crate::actors::supervision::{
     ChildDecision, RestartCounts, RestartPolicy, SupervisedChildren, record_restart,
 };
+use crate::model::ids::PartitionId;
 
 /// How long a stopping node waits for its children.
 const STOP_CHILDREN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -38,8 +44,8 @@ const STOP_CHILDREN_TIMEOUT: Duration = Duration::from_secs(15);
 pub(crate) enum NodeChild {
     /// The distributor.
     Distributor,
-    /// The supervisor of the partition at this position.
-    Partition(usize),
+    /// The supervisor of a partition replica.
+    Partition(PartitionId),
     /// The query shard at this position of the pool.
     QueryShard(usize),
 }
@@ -51,11 +57,16 @@ pub(crate) struct NodeSupervisor;
 pub(crate) enum NodeSupervisorMsg {
     /// Starts a child again after its backoff.
     Restart(NodeChild),
+    /// Starts hosting a partition replica.
+    StartPartition(Box<PartitionArgs>),
+    /// Stops hosting a partition replica; replies with its WAL directory (`None` if unknown).
+    StopPartition { partition: PartitionId, reply: RpcReplyPort<Option<PathBuf>> },
 }
 
 /// What the node's tree is built from.
 pub(crate) struct NodeSupervisorArgs {
-    pub partitions: Vec<PartitionArgs>,
+    /// How the distributor reaches each partition's leader.
+    pub router: PartitionRouter,
     /// One slot per query shard of the pool.
     pub query_shards: Vec<ActorSlot<QueryShardMsg>>,
     pub query_shard_args: QueryShardArgs,
@@ -74,6 +85,8 @@ pub(crate) struct NodeSupervisorArgs {
 pub(crate) struct NodeSupervisorState {
     args: NodeSupervisorArgs,
     children: SupervisedChildren<NodeChild>,
+    /// Replicas hosted, with their running supervisor.
+    partitions: BTreeMap<PartitionId, (PartitionArgs, Option<ActorCell>)>,
 }
 
 impl NodeSupervisorState {
@@ -84,14 +97,8 @@ impl NodeSupervisorState {
     ) -> Result<(), ActorProcessingErr> {
         let actor_id = match child {
             NodeChild::Distributor => {
-                let partitions = self
-                    .args
-                    .partitions
-                    .iter()
-                    .map(|partition| PartitionLogHandle::new(partition.log_slot.clone()))
-                    .collect();
                 let distributor_args = DistributorArgs {
-                    partitions,
+                    router: self.args.router.clone(),
                     faults: self.args.faults.clone(),
                     usage: self.args.usage.clone(),
                     limits: self.args.distributor_limits,
@@ -102,20 +109,19 @@ impl NodeSupervisorState {
                 self.args.distributor_slot.fill(actor.clone());
                 actor.get_id()
             }
-            NodeChild::Partition(position) => {
-                let partition_args = self
-                    .args
-                    .partitions
-                    .get(position)
-                    .cloned()
-                    .ok_or_else(|| format!("no partition at position {position}"))?;
+            NodeChild::Partition(partition) => {
+                let Some((partition_args, running)) = self.partitions.get_mut(&partition) else {
+                    // Stopped on purpose while its restart was pending.
+                    return Ok(());
+                };
                 let (actor, _) = Actor::spawn_linked(
                     None,
                     PartitionSupervisor,
-                    partition_args,
+                    partition_args.clone(),
                     myself.get_cell(),
                 )
                 .await?;
+                *running = Some(actor.get_cell());
                 actor.get_id()
             }
             NodeChild::QueryShard(position) => {
@@ -158,12 +164,8 @@ impl Actor for NodeSupervisor {
         myself: ActorRef<NodeSupervisorMsg>,
         args: NodeSupervisorArgs,
     ) -> Result<NodeSupervisorState, ActorProcessingErr> {
-        let partition_count = args.partitions.len();
         let children = SupervisedChildren::new(args.restart_policy);
-        let mut state = NodeSupervisorState { args, children };
-        for position in 0..partition_count {
-            state.spawn_child(&myself, NodeChild::Partition(position)).await?;
-        }
+        let mut state = NodeSupervisorState { args, children, partitions: BTreeMap::new() };
         state.spawn_child(&myself, NodeChild::Distributor).await?;
         for position in 0..state.args.query_shards.len() {
             state.spawn_child(&myself, NodeChild::QueryShard(position)).await?;
@@ -188,8 +190,33 @@ impl Actor for NodeSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             NodeSupervisorMsg::Restart(child) => {
+                if let NodeChild::Partition(partition) = child
+                    && !state.partitions.contains_key(&partition)
+                {
+                    return Ok(());
+                }
                 state.spawn_child(&myself, child).await?;
                 record_restart(&state.args.restarts, &state.args.metrics, role(child));
+            }
+            NodeSupervisorMsg::StartPartition(args) => {
+                let partition = args.partition;
+                if state.partitions.contains_key(&partition) {
+                    return Ok(());
+                }
+                state.partitions.insert(partition, (*args, None));
+                state.spawn_child(&myself, NodeChild::Partition(partition)).await?;
+            }
+            NodeSupervisorMsg::StopPartition { partition, reply } => {
+                let Some((args, running)) = state.partitions.remove(&partition) else {
+                    let _ = reply.send(None);
+                    return Ok(());
+                };
+                if let Some(cell) = running {
+                    state.children.forget(cell.get_id());
+                    // Its post_stop stops its children (and the Raft replica) first.
+                    let _ = cell.stop_and_wait(None, Some(STOP_CHILDREN_TIMEOUT)).await;
+                }
+                let _ = reply.send(Some(args.wal_dir));
             }
         }
         Ok(())
@@ -213,7 +240,11 @@ impl Actor for NodeSupervisor {
                             slot.clear_if(actor_id);
                         }
                     }
-                    NodeChild::Partition(_) => {}
+                    NodeChild::Partition(partition) => {
+                        if let Some((_, running)) = state.partitions.get_mut(&partition) {
+                            *running = None;
+                        }
+                    }
                 }
                 warn!(child = role(child), %reason, ?backoff, "node child died, restarting");
                 myself.send_after(backoff, move || NodeSupervisorMsg::Restart(child));

@@ -119,6 +119,12 @@ impl<K: Copy + Eq + Hash> SupervisedChildren<K> {
         self.budgets.entry(child).or_insert_with(|| RestartBudget::new(self.policy));
     }
 
+    /// Stops tracking a child that is being stopped on purpose: its termination is then not
+    /// a death to restart.
+    pub fn forget(&mut self, actor: ActorId) {
+        self.running.remove(&actor);
+    }
+
     /// Decides about a supervision event at `now`; `None` for events about unknown actors
     /// (an old incarnation, a grandchild) or that are not deaths. The dead actor is forgotten.
     pub fn on_event(

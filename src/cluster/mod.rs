@@ -7,6 +7,7 @@ pub(crate) mod error;
 pub(crate) mod log_store;
 pub mod meta;
 pub(crate) mod meta_group;
+pub(crate) mod partition_group;
 pub(crate) mod reconciler;
 pub(crate) mod runtime;
 pub mod transport;

@@ -54,6 +54,7 @@ pub(crate) struct ClusterRuntime {
     addr: SocketAddr,
     server_shutdown: Option<oneshot::Sender<()>>,
     reconciler: tokio::task::JoinHandle<()>,
+    writes: WritesSlot,
 }
 
 impl ClusterRuntime {
@@ -115,7 +116,8 @@ impl ClusterRuntime {
             cluster.rpc_timeout.get(),
         )
         .await?;
-        service.set_handler(Arc::new(NodeHandler { meta: meta.clone() }));
+        let writes: WritesSlot = Arc::default();
+        service.set_handler(Arc::new(NodeHandler { meta: meta.clone(), writes: writes.clone() }));
 
         let creates = cluster.seeds.is_empty() || cluster.seeds.first() == Some(&me.cluster_addr);
         if creates {
@@ -153,7 +155,13 @@ impl ClusterRuntime {
             addr,
             server_shutdown: Some(server_shutdown),
             reconciler,
+            writes,
         })
+    }
+
+    /// Installs what commits the writes other nodes forward here.
+    pub(crate) fn set_partition_writes(&self, writes: Arc<dyn PartitionWrites>) {
+        *self.writes.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(writes);
     }
 
     /// The meta group.
@@ -250,9 +258,19 @@ fn load_or_create_node_id(wal_root: &Path) -> Result<NodeId, ClusterError> {
     Ok(id)
 }
 
+/// Commits writes forwarded to this node in the replicas it leads (the node's actors).
+#[async_trait]
+pub(crate) trait PartitionWrites: Send + Sync + 'static {
+    /// Commits one encoded `TraceBatch` in `partition` if this node leads it.
+    async fn append(&self, partition: u32, batch: bytes::Bytes) -> Result<u64, tonic::Status>;
+}
+
+type WritesSlot = Arc<std::sync::RwLock<Option<Arc<dyn PartitionWrites>>>>;
+
 /// Answers the cluster requests of other nodes.
 struct NodeHandler {
     meta: MetaGroup,
+    writes: WritesSlot,
 }
 
 #[async_trait]
@@ -262,10 +280,12 @@ impl ClusterHandler for NodeHandler {
     }
 
     async fn forward(&self, request: ForwardRequest) -> Result<ForwardReply, tonic::Status> {
-        Err(tonic::Status::unimplemented(format!(
-            "partition p{} is not served by this node",
-            request.partition
-        )))
+        let writes = self.writes.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let Some(writes) = writes else {
+            return Err(tonic::Status::unavailable("node is starting"));
+        };
+        let index = writes.append(request.partition, request.batch).await?;
+        Ok(ForwardReply { index })
     }
 
     async fn call(&self, request: CallRequest) -> Result<CallReply, tonic::Status> {

@@ -1,10 +1,11 @@
 //! The block list: which complete blocks exist, per tenant.
 //!
-//! Behind a trait so the Cluster issue can move it into the meta Raft group. For now
-//! [`LocalBlockList`] is filled at start by listing the object store for `meta.json` objects
-//! (a block is complete once its `meta.json` exists: it is uploaded last) and then by the
-//! node's own block-builders. Registering the same block id again replaces the entry, so a
-//! block rebuilt after a crash is listed once.
+//! The list itself lives in the meta Raft group (`cluster::meta_group::MetaBlockList` reads
+//! it); block-builders register blocks there. [`LocalBlockList`] lists the object store for
+//! `meta.json` objects (a block is complete once its `meta.json` exists: it is uploaded last):
+//! a node that creates a cluster over a store that already holds blocks adopts them into the
+//! meta group with it. Registering the same block id again replaces the entry, so a block
+//! rebuilt after a crash is listed once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -13,7 +14,7 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tracing::{info, warn};
 
-use crate::model::ids::{LogIndex, PartitionId, TenantId};
+use crate::model::ids::TenantId;
 use crate::storage::block::{BlockId, BlockMeta};
 
 /// What the rest of spanlake needs from a block list.
@@ -23,14 +24,6 @@ pub(crate) trait BlockList: Send + Sync + 'static {
 
     /// Every block of `tenant`.
     fn blocks(&self, tenant: &TenantId) -> Vec<Arc<BlockMeta>>;
-
-    /// The last log index of a block registered for `partition` whose range starts at
-    /// `first_index`, for any tenant: after a crash the builder redoes exactly that range.
-    fn registered_range_end(
-        &self,
-        partition: PartitionId,
-        first_index: LogIndex,
-    ) -> Option<LogIndex>;
 }
 
 /// Blocks known to this node: listed at start, then registered by its builders.
@@ -89,19 +82,15 @@ impl LocalBlockList {
         Ok((list, load))
     }
 
+    /// Every block listed, of every tenant.
+    pub fn all(&self) -> Vec<Arc<BlockMeta>> {
+        self.read().values().flat_map(BTreeMap::values).cloned().collect()
+    }
+
     fn read(
         &self,
     ) -> std::sync::RwLockReadGuard<'_, HashMap<TenantId, BTreeMap<BlockId, Arc<BlockMeta>>>> {
         self.by_tenant.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn all_of_partition(&self, partition: PartitionId) -> Vec<Arc<BlockMeta>> {
-        self.read()
-            .values()
-            .flat_map(BTreeMap::values)
-            .filter(|meta| meta.partition == partition.0 && meta.compaction_level == 0)
-            .cloned()
-            .collect()
     }
 }
 
@@ -115,18 +104,6 @@ impl BlockList for LocalBlockList {
     fn blocks(&self, tenant: &TenantId) -> Vec<Arc<BlockMeta>> {
         self.read().get(tenant).map(|blocks| blocks.values().cloned().collect()).unwrap_or_default()
     }
-
-    fn registered_range_end(
-        &self,
-        partition: PartitionId,
-        first_index: LogIndex,
-    ) -> Option<LogIndex> {
-        self.all_of_partition(partition)
-            .iter()
-            .filter(|meta| meta.first_index == first_index.0)
-            .map(|meta| LogIndex(meta.last_index))
-            .max()
-    }
 }
 
 #[cfg(test)]
@@ -135,6 +112,7 @@ mod tests {
     use object_store::memory::InMemory;
 
     use super::*;
+    use crate::model::ids::{LogIndex, PartitionId};
     use crate::storage::block::{FORMAT_VERSION, meta_path};
 
     fn meta(tenant: &str, partition: u32, first: u64, last: u64) -> BlockMeta {
@@ -162,16 +140,14 @@ mod tests {
     }
 
     #[test]
-    fn registering_again_replaces_and_ranges_are_found_by_partition() {
+    fn registering_again_replaces() {
         let list = LocalBlockList::new();
         list.register(meta("a", 0, 1, 10));
         list.register(meta("a", 0, 1, 10));
         list.register(meta("b", 0, 11, 20));
         list.register(meta("a", 1, 1, 5));
         assert_eq!(list.blocks(&TenantId::new("a")).len(), 2);
-        assert_eq!(list.registered_range_end(PartitionId(0), LogIndex(11)), Some(LogIndex(20)));
-        assert_eq!(list.registered_range_end(PartitionId(0), LogIndex(2)), None);
-        assert_eq!(list.registered_range_end(PartitionId(2), LogIndex(1)), None);
+        assert_eq!(list.all().len(), 3);
     }
 
     #[tokio::test]

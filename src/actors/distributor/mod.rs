@@ -6,16 +6,18 @@
 //!                 │ prepare_push (pure, in the caller's task: validate, truncate, group)
 //!                 ▼
 //!               Distributor actor: live-store limits per tenant ──full──► 429 / ResourceExhausted
-//!                 │ route each trace to partition hash(trace id) % partitions
+//!                 │ route each trace to an active partition of the meta group (router.rs)
 //!                 ▼
-//!               fan-out task: PartitionLogHandle::append per partition, joined ──► ack
+//!               fan-out task: PartitionRouter::append per partition (at its Raft leader,
+//!               here or forwarded), joined ──► ack once every share is committed
 //! ```
 //!
-//! The actor owns routing and admission (the Cluster issue feeds it the partition table); the
-//! CPU-heavy preparation runs in the receivers' tasks and the waits for fsync in spawned tasks,
-//! so the actor itself never becomes the ingest bottleneck.
+//! The actor owns admission; routing follows the meta group's partition table; the CPU-heavy
+//! preparation runs in the receivers' tasks and the waits for commits in spawned tasks, so
+//! the actor itself never becomes the ingest bottleneck.
 
 mod prepare;
+mod router;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,14 +32,15 @@ use thiserror::Error;
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, ReasonLabels, TenantLabels};
-use crate::actors::partition::log::{AppendError, PartitionLogHandle};
+use crate::actors::partition::log::AppendError;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::api::error_code::ErrorCode;
 use crate::model::batch::{TraceBatch, TraceFragment};
-use crate::model::ids::TenantId;
+use crate::model::ids::{PartitionId, TenantId};
 
 pub(crate) use prepare::PrepareLimits;
 use prepare::{PreparedPush, PreparedTrace, prepare_push};
+pub(crate) use router::PartitionRouter;
 
 /// How long a client is told to wait before retrying a refused write.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -94,6 +97,9 @@ pub enum IngestError {
     /// A partition did not make its share durable; the write is unknown, not lost or kept.
     #[error(transparent)]
     NotDurable(#[from] AppendError),
+    /// The cluster has no active partition to write to (nothing was written).
+    #[error("the cluster has no active partition; activate one through the admin API")]
+    NoActivePartition,
     /// The distributor itself did not answer.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -111,6 +117,7 @@ impl IngestError {
                 ErrorCode::RateLimited { retry_after: RETRY_AFTER }
             }
             IngestError::NotDurable(error) => error.error_code(),
+            IngestError::NoActivePartition => ErrorCode::Unavailable,
             IngestError::Call(error) => error.error_code(),
         }
     }
@@ -123,7 +130,9 @@ impl IngestError {
             IngestError::InvalidSpans { .. } => "invalid_span",
             IngestError::LiveTracesExceeded { .. } => "live_traces_exceeded",
             IngestError::LiveBytesExceeded { .. } => "live_bytes_exceeded",
-            IngestError::NotDurable(_) | IngestError::Call(_) => "internal_error",
+            IngestError::NotDurable(_) | IngestError::Call(_) | IngestError::NoActivePartition => {
+                "internal_error"
+            }
         }
     }
 }
@@ -167,7 +176,7 @@ pub(crate) enum DistributorMsg {
 
 /// What the distributor starts from.
 pub(crate) struct DistributorArgs {
-    pub partitions: Vec<PartitionLogHandle>,
+    pub router: PartitionRouter,
     pub faults: FaultPoints,
     pub usage: LiveUsageBoard,
     pub limits: DistributorLimits,
@@ -199,14 +208,19 @@ impl Actor for Distributor {
                     let _ = reply.send(Err(refusal));
                     return Ok(());
                 }
-                let partitions = state.partitions.clone();
+                let router = state.router.clone();
                 let timeout = state.limits.push_timeout;
                 // Encoding the batches copies every span: done in the task, not the actor.
                 tokio::spawn(async move {
-                    let batches = route(&tenant, traces, partitions.len());
-                    let appends = batches.into_iter().filter_map(|(partition, payload)| {
-                        partitions.get(partition).map(|log| log.append(payload, timeout))
-                    });
+                    let active = router.active();
+                    if active.is_empty() {
+                        let _ = reply.send(Err(IngestError::NoActivePartition));
+                        return;
+                    }
+                    let batches = route(&tenant, traces, &active);
+                    let appends = batches
+                        .into_iter()
+                        .map(|(partition, payload)| router.append(partition, payload, timeout));
                     let results = futures::future::join_all(appends).await;
                     let outcome = results
                         .into_iter()
@@ -248,12 +262,11 @@ fn admit(
 fn route(
     tenant: &TenantId,
     traces: Vec<PreparedTrace>,
-    partitions: usize,
-) -> BTreeMap<usize, Bytes> {
-    let mut by_partition: BTreeMap<usize, Vec<TraceFragment>> = BTreeMap::new();
-    let partition_count = partitions.max(1) as u64;
+    active: &[PartitionId],
+) -> BTreeMap<PartitionId, Bytes> {
+    let mut by_partition: BTreeMap<PartitionId, Vec<TraceFragment>> = BTreeMap::new();
     for trace in traces {
-        let partition = (trace.trace_id.routing_hash() % partition_count) as usize;
+        let Some(partition) = PartitionRouter::owner(active, &trace.trace_id) else { continue };
         by_partition.entry(partition).or_default().push(trace.fragment);
     }
     by_partition

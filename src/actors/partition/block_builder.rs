@@ -1,26 +1,27 @@
 //! Block-builder actor: turns a partition's committed log into Parquet blocks in object
-//! storage, then lets the log be purged. Decisions live in [`FlushPlanner`].
+//! storage, then lets the log be purged. It runs on every replica but builds only while its
+//! replica leads the partition. Decisions live in [`FlushPlanner`].
 //!
 //! ```text
-//!  partition log ── Committed(sizes) ──► BlockBuilder ── Tick ──► planner: FlushRange [first, last]?
-//!     read records first..=last from the WAL (blocking, in chunks)
+//!  state machine ── Committed(sizes) ──► BlockBuilder ── Tick (leading) ──► planner: FlushRange?
+//!     meta group: SetFlushIntent {first, last}            (before anything is uploaded)
+//!     read records first..=last from the WAL (blocking, in chunks; Raft control entries skipped)
 //!     per tenant: build_block (blocking) ── upload data, index, blooms, tags.json, then
 //!                                           meta.json last
-//!     register every tenant's block in the block list
-//!     purge the WAL before last + 1; tell the live-store (it evicts after its recent window)
+//!     meta group: RegisterBlocks {blocks, flushed: last}  (atomically)
+//!     partition log: Flushed(last) → snapshot → openraft purges; live-store evicts later
 //! ```
 //!
-//! Crash safety: the range is saved in the WAL directory (a flush intent) before anything is
-//! uploaded; a block's id comes from (partition, first, last); `meta.json` goes last (it marks
-//! a complete block); the log is purged only after every tenant's block of the range is
-//! registered. A builder restarted at any step starts again at the log's purge point and
-//! redoes exactly the intended range: the same blocks are rebuilt, overwritten and
-//! registered once. (Deriving the range from the block list alone was not enough: a crash
-//! between uploading `meta.json` and registering left a complete block the restarted builder
-//! did not know, and it cut a different, overlapping range.)
+//! Crash and failover safety: the range is recorded in the meta group (the flush intent)
+//! before anything is uploaded; a block's id comes from (partition, first, last); `meta.json`
+//! goes last; blocks and the flushed index are registered in one meta command. A builder that
+//! starts leading (after a restart or a leadership change, on any node) starts at the meta
+//! group's flushed index and first redoes an intent left there: the same blocks are rebuilt,
+//! overwritten and registered once, never a second block overlapping them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -35,14 +36,16 @@ use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, PartitionLabels};
 use crate::actors::partition::flush_planner::{FlushPlanner, FlushPolicy, FlushRange};
 use crate::actors::partition::live_store::LiveStoreHandle;
-use crate::actors::partition::log::WalCell;
+use crate::actors::partition::log::{PartitionLogHandle, WalSlot};
+use crate::cluster::log_store::is_control;
+use crate::cluster::meta::{MetaCommand, MetaResponse};
+use crate::cluster::meta_group::MetaGroup;
 use crate::model::batch::TraceBatch;
 use crate::model::ids::{LogIndex, PartitionId, TenantId, TraceId};
 use crate::storage::block::{
     BlockBuildOptions, BlockId, BlockInputTrace, BuiltBlock, bloom_path, build_block, data_path,
     index_path, meta_path, tags_path,
 };
-use crate::storage::block_list::BlockList;
 use crate::storage::object_store::{RetryPolicy, with_retries};
 use crate::storage::wal::Wal;
 
@@ -56,17 +59,22 @@ pub(crate) struct BlockBuilder;
 pub(crate) enum BlockBuilderMsg {
     /// Records became durable: (index, bytes on disk) each.
     Committed(Vec<(LogIndex, u64)>),
-    /// Checks whether a block is due (sent by a timer).
+    /// Checks whether this replica leads and a block is due (sent by a timer).
     Tick,
 }
 
 /// What a block-builder starts from.
 pub(crate) struct BlockBuilderArgs {
     pub partition: PartitionId,
-    pub wal: WalCell,
+    pub wal: WalSlot,
     pub store: Arc<dyn ObjectStore>,
-    pub blocks: Arc<dyn BlockList>,
+    pub meta: MetaGroup,
     pub live_store: LiveStoreHandle,
+    pub log: PartitionLogHandle,
+    /// The term while this replica leads the partition, 0 otherwise (kept by the log).
+    pub leader_term: Arc<AtomicU64>,
+    /// The last index applied by this replica.
+    pub applied: Arc<AtomicU64>,
     pub policy: FlushPolicy,
     pub build_options: BlockBuildOptions,
     pub retry: RetryPolicy,
@@ -80,7 +88,8 @@ pub(crate) struct BlockBuilderArgs {
 
 /// A running block-builder.
 pub(crate) struct BlockBuilderState {
-    planner: FlushPlanner,
+    /// The plan while leading, with the term it was made in.
+    planner: Option<(u64, FlushPlanner)>,
     labels: PartitionLabels,
     args: BlockBuilderArgs,
 }
@@ -95,38 +104,9 @@ impl Actor for BlockBuilder {
         myself: ActorRef<BlockBuilderMsg>,
         args: BlockBuilderArgs,
     ) -> Result<BlockBuilderState, ActorProcessingErr> {
-        let wal = args.wal.clone();
-        let (flushed_through, last, pending, intent) = tokio::task::spawn_blocking(move || {
-            let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match guard.as_ref() {
-                Some(wal) => {
-                    let purged = wal.last_purged().map_or(LogIndex(0), |purged| purged.index);
-                    let last = wal.last_log_id().map_or(purged, |last| last.index);
-                    let intent = wal.flush_intent().map_err(|error| error.to_string());
-                    Ok((purged, last, wal.frame_sizes(purged.next(), last), intent?))
-                }
-                None => Err("write-ahead log is not open".to_string()),
-            }
-        })
-        .await?
-        .map_err(|error| {
-            format!("partition {} block-builder cannot start: {error}", args.partition)
-        })?;
-        // A flush that started before a crash is redone with exactly its range; the block
-        // list is the fallback for logs written before flush intents existed.
-        let resume_to = intent
-            .filter(|(first, end)| *first == flushed_through.next() && *end <= last)
-            .map(|(_, end)| end)
-            .or_else(|| args.blocks.registered_range_end(args.partition, flushed_through.next()))
-            .filter(|end| *end <= last);
-        if let Some(resume_to) = resume_to {
-            info!(partition = %args.partition, from = %flushed_through.next(), to = %resume_to, "redoing a partly registered flush");
-        }
-        let planner =
-            FlushPlanner::new(args.policy, flushed_through, &pending, resume_to, Instant::now());
         myself.send_interval(args.check_period, || BlockBuilderMsg::Tick);
         let labels = PartitionLabels { partition: args.partition.to_string() };
-        Ok(BlockBuilderState { planner, labels, args })
+        Ok(BlockBuilderState { planner: None, labels, args })
     }
 
     async fn handle(
@@ -137,23 +117,36 @@ impl Actor for BlockBuilder {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             BlockBuilderMsg::Committed(records) => {
-                let now = Instant::now();
-                for (index, bytes) in records {
-                    state.planner.committed(index, bytes, now);
+                if let Some((_, planner)) = state.planner.as_mut() {
+                    let now = Instant::now();
+                    for (index, bytes) in records {
+                        planner.committed(index, bytes, now);
+                    }
                 }
             }
             BlockBuilderMsg::Tick => {
-                let Some(range) = state.planner.next_flush(Instant::now()) else { return Ok(()) };
+                let term = state.args.leader_term.load(Ordering::Acquire);
+                if term == 0 {
+                    state.planner = None;
+                    return Ok(());
+                }
+                if state.planner.as_ref().is_none_or(|(planned, _)| *planned != term) {
+                    state.planner = Some((term, plan_from_meta(&state.args).await?));
+                }
+                let Some((_, planner)) = state.planner.as_mut() else { return Ok(()) };
+                let Some(range) = planner.next_flush(Instant::now()) else { return Ok(()) };
                 let started = Instant::now();
                 match async {
-                    // Nothing is uploaded unless the intent is durable.
-                    save_intent(&state.args.wal, range).await?;
+                    // Nothing is uploaded unless the intent is recorded.
+                    save_intent(&state.args, range).await?;
                     flush(state, range).await
                 }
                 .await
                 {
                     Ok(summary) => {
-                        state.planner.flush_done(range);
+                        if let Some((_, planner)) = state.planner.as_mut() {
+                            planner.flush_done(range);
+                        }
                         info!(
                             partition = %state.args.partition,
                             first = %range.first,
@@ -175,7 +168,13 @@ impl Actor for BlockBuilder {
                     Err(FlushError::Retry(reason)) => {
                         warn!(partition = %state.args.partition, first = %range.first, last = %range.last, %reason, "flush failed, will retry the same range");
                         state.args.metrics.block_flush_failures.get_or_create(&state.labels).inc();
-                        state.planner.flush_failed(range);
+                        if let Some((_, planner)) = state.planner.as_mut() {
+                            planner.flush_failed(range);
+                        }
+                    }
+                    Err(FlushError::Replan(reason)) => {
+                        info!(partition = %state.args.partition, %reason, "flush plan is stale, planning again from the meta group");
+                        state.planner = None;
                     }
                     Err(FlushError::Fatal(reason)) => {
                         return Err(format!(
@@ -199,11 +198,44 @@ struct FlushSummary {
     bytes: u64,
 }
 
-/// How a flush failed: retried on the next tick, or fatal for this incarnation.
+/// How a flush failed: retried on the next tick, planned again (another leader moved the
+/// flushed index), or fatal for this incarnation.
 #[derive(Debug)]
 enum FlushError {
     Retry(String),
+    Replan(String),
     Fatal(String),
+}
+
+/// The plan of a builder that starts leading: from the meta group's flushed index, redoing
+/// an intent left there, with the sizes of the records this replica holds after it.
+async fn plan_from_meta(args: &BlockBuilderArgs) -> Result<FlushPlanner, ActorProcessingErr> {
+    let view = args.meta.view();
+    let entry = view.state.partition(args.partition).cloned();
+    let flushed = LogIndex(entry.as_ref().map_or(0, |entry| entry.flushed));
+    let intent = entry.and_then(|entry| entry.flush_intent);
+    let applied = LogIndex(args.applied.load(Ordering::Acquire));
+    let wal = current_wal(&args.wal).map_err(|error| format!("{error:?}"))?;
+    let pending = tokio::task::spawn_blocking(move || {
+        let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.frame_sizes(flushed.next(), applied)
+    })
+    .await?;
+    let resume_to = intent
+        .filter(|intent| intent.first == flushed.0 + 1 && intent.last <= applied.0)
+        .map(|intent| LogIndex(intent.last));
+    if let Some(resume_to) = resume_to {
+        info!(partition = %args.partition, from = %flushed.next(), to = %resume_to, "redoing a flush another leader started");
+    }
+    Ok(FlushPlanner::new(args.policy, flushed, &pending, resume_to, Instant::now()))
+}
+
+/// The partition's WAL, once its log has opened it.
+fn current_wal(slot: &WalSlot) -> Result<Arc<Mutex<Wal>>, FlushError> {
+    slot.read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+        .ok_or_else(|| FlushError::Retry("write-ahead log is not open".to_string()))
 }
 
 /// Builds, uploads and registers every tenant's block of `range`, then purges the log.
@@ -216,8 +248,9 @@ async fn flush(state: &BlockBuilderState, range: FlushRange) -> Result<FlushSumm
         .await
         .map_err(|error| FlushError::Fatal(format!("build permits closed: {error}")))?;
     let scope = state.labels.partition.as_str();
-    let by_tenant = read_range(&args.wal, range).await?;
+    let by_tenant = read_range(&current_wal(&args.wal)?, range).await?;
     let mut summary = FlushSummary::default();
+    let mut registered = Vec::new();
     for (tenant, traces) in by_tenant {
         let block_id = BlockId::for_log_range(args.partition, range.first, range.last);
         let options = args.build_options.clone();
@@ -255,39 +288,37 @@ async fn flush(state: &BlockBuilderState, range: FlushRange) -> Result<FlushSumm
         summary.blocks += 1;
         summary.spans += built.meta.span_count;
         summary.bytes += built.meta.data_bytes;
-        args.blocks.register(built.meta);
+        registered.push(built.meta);
+    }
+    let command = MetaCommand::RegisterBlocks {
+        partition: args.partition,
+        blocks: registered,
+        flushed: range.last.0,
+    };
+    match args.meta.propose(command).await {
+        Ok(MetaResponse::Refused { reason, .. }) => return Err(FlushError::Replan(reason)),
+        Ok(_) => {}
+        Err(error) => return Err(FlushError::Retry(error.to_string())),
     }
     check(&args.faults, scope, "block_builder.before_log_purge").await?;
-    let wal = args.wal.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_mut() {
-            Some(wal) => wal.purge_before(range.last.next()).map_err(|error| error.to_string()),
-            None => Err("write-ahead log is not open".to_string()),
-        }
-    })
-    .await
-    .map_err(|error| FlushError::Fatal(error.to_string()))?
-    .map_err(FlushError::Fatal)?;
+    args.log.flushed(range.last);
     args.live_store.flushed(range.last);
     Ok(summary)
 }
 
-/// Records the range durably before any of its blocks is uploaded (see the module doc).
-async fn save_intent(wal: &WalCell, range: FlushRange) -> Result<(), FlushError> {
-    let wal = wal.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_mut() {
-            Some(wal) => {
-                wal.save_flush_intent(range.first, range.last).map_err(|error| error.to_string())
-            }
-            None => Err("write-ahead log is not open".to_string()),
-        }
-    })
-    .await
-    .map_err(|error| FlushError::Fatal(error.to_string()))?
-    .map_err(FlushError::Retry)
+/// Records the range in the meta group before any of its blocks is uploaded (see the module
+/// doc); a refusal means another leader moved the flushed index: plan again.
+async fn save_intent(args: &BlockBuilderArgs, range: FlushRange) -> Result<(), FlushError> {
+    let command = MetaCommand::SetFlushIntent {
+        partition: args.partition,
+        first: range.first.0,
+        last: range.last.0,
+    };
+    match args.meta.propose(command).await {
+        Ok(MetaResponse::Refused { reason, .. }) => Err(FlushError::Replan(reason)),
+        Ok(_) => Ok(()),
+        Err(error) => Err(FlushError::Retry(error.to_string())),
+    }
 }
 
 /// Reaches a fault point; an injected error fails the flush (a panic crashes the actor).
@@ -314,7 +345,7 @@ async fn upload(
 
 /// Reads `range` from the log and groups its spans by tenant and trace.
 async fn read_range(
-    wal: &WalCell,
+    wal: &Arc<Mutex<Wal>>,
     range: FlushRange,
 ) -> Result<BTreeMap<TenantId, Vec<BlockInputTrace>>, FlushError> {
     let mut fragments: BTreeMap<TenantId, BTreeMap<TraceId, Vec<u8>>> = BTreeMap::new();
@@ -324,10 +355,7 @@ async fn read_range(
         let wal = wal.clone();
         let records = tokio::task::spawn_blocking(move || {
             let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            guard
-                .as_ref()
-                .map(|wal: &Wal| wal.read_range(from, to))
-                .unwrap_or_else(|| Ok(Vec::new()))
+            guard.read_range(from, to)
         })
         .await
         .map_err(|error| FlushError::Fatal(error.to_string()))?
@@ -341,7 +369,7 @@ async fn read_range(
                 records.len()
             )));
         }
-        for record in records {
+        for record in records.into_iter().filter(|record| !is_control(&record.payload)) {
             let batch = TraceBatch::decode(record.payload).map_err(|error| {
                 FlushError::Fatal(format!("log record {} does not decode: {error}", record.index))
             })?;

@@ -48,7 +48,8 @@ pub const TAGS_IN_USE_FOR: Duration = Duration::from_secs(15 * 60);
 pub(crate) struct CommittedRecord {
     /// Position in the log.
     pub index: LogIndex,
-    /// An encoded [`TraceBatch`].
+    /// An encoded [`TraceBatch`], or empty for a Raft control entry (which only advances
+    /// the applied index).
     pub payload: Bytes,
 }
 
@@ -187,6 +188,11 @@ impl LiveTraces {
             if record.index != applied.next() {
                 outcome = Some(ApplyOutcome::Gap { from: applied.next() });
                 break;
+            }
+            if record.payload.is_empty() {
+                // A Raft control entry (blank, membership): it only takes up an index.
+                applied = record.index;
+                continue;
             }
             let batch = match TraceBatch::decode(record.payload.clone()) {
                 Ok(batch) => batch,

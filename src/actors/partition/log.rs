@@ -1,58 +1,85 @@
-//! Partition-log actor: the durable write-ahead log of one partition, with group commit.
+//! Partition-log actor: this node's replica of one partition's Raft group (openraft), its log
+//! the partition's WAL.
 //!
 //! ```text
-//!  distributor ── Append(batch) ──► PartitionLog ── FlushBatch ──► spawn_blocking: wal.append + fsync
-//!                                        ▲                                  │
-//!                                        └──────── FlushDone ◄──────────────┘
-//!                                        │ Apply(records) ──► live-store   (before the acks, so a
-//!                                        │ ack(index) ──► each request      read after an ack sees it)
+//!  distributor ── Append(batch) ──► PartitionLog ── raft.client_write ──► committed on a quorum
+//!                                        │                 (group commit: openraft batches the
+//!                                        │                  writes queued meanwhile into one fsync)
+//!   state machine ── CommitSink ─────────┼──► live-store  Apply(records)      every replica
+//!                                        └──► block-builder Committed(sizes)  (it acts as leader)
+//!  Tick (leader): membership → the meta group's replica set; pending → active once every
+//!                 replica votes; leader and progress reported to the meta group
+//!  Flushed(index): a snapshot at the index, after which openraft purges the log
 //! ```
 //!
-//! A write is acknowledged only after its fsync. The WAL lives in a [`WalCell`] owned by the
-//! partition supervisor: a new incarnation locks it, so it waits for a flush that a crashed
-//! predecessor left running before it re-opens (and recovers) the log. On start the actor
-//! replays every committed record the live-store has not applied yet.
+//! A write is acknowledged only once committed (fsynced on a quorum) and applied here, so a
+//! read after the acknowledgement finds it. The Raft instance lives and dies with the actor:
+//! a restart re-opens (recovers) the WAL and openraft re-applies what the live-store lacks.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::impls::BasicNode;
+use openraft::{ChangeMembers, ServerState};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use thiserror::Error;
-use tracing::{error, info};
+use tracing::{debug, info, warn};
 
 use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, PartitionLabels};
 use crate::actors::partition::block_builder::BlockBuilderHandle;
-use crate::actors::partition::group_commit::{FlushBatch, GroupCommit};
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::CommittedRecord;
 use crate::api::error_code::ErrorCode;
-use crate::model::ids::{LogIndex, PartitionId, Term};
-use crate::storage::wal::{Wal, WalError, WalOptions};
+use crate::cluster::log_store::WalLogStore;
+use crate::cluster::meta::{MetaCommand, PartitionState};
+use crate::cluster::meta_group::MetaGroup;
+use crate::cluster::partition_group::{
+    CommitSink, CommittedEntry, FlushedIndex, PartitionRaft, PartitionStateMachine,
+};
+use crate::cluster::transport::{GroupId, RaftRegistry, RaftRouter};
+use crate::cluster::types::{BatchPayload, NodeId, PartitionRaftConfig};
+use crate::model::ids::{LogIndex, PartitionId};
+use crate::storage::wal::{Wal, WalOptions};
 
 /// Bytes a record takes in the WAL beyond its payload (length, CRC, term, index).
-const FRAME_OVERHEAD_BYTES: usize = 24;
-
+const FRAME_OVERHEAD_BYTES: u64 = 24;
 /// Records sent to the live-store per message during a replay.
 const REPLAY_CHUNK_RECORDS: u64 = 512;
+/// How often the leader converges membership and reports progress.
+const TICK: Duration = Duration::from_millis(500);
+/// How often a leader reports its commit index when nothing else changed.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
 
-/// The partition's log, shared by successive incarnations of the actor.
-pub(crate) type WalCell = Arc<Mutex<Option<Wal>>>;
+/// The partition's WAL once its log actor has opened it (the block-builder reads from it).
+pub(crate) type WalSlot = Arc<RwLock<Option<Arc<Mutex<Wal>>>>>;
 
-/// Why an append was not acknowledged. The record may still have become durable: callers
-/// must treat the write as unknown, never as absent.
+/// Why an append was not acknowledged. Unless it says otherwise the record may still have
+/// become durable: callers treat the write as unknown, never as absent.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum AppendError {
-    /// The write-ahead log failed to write or fsync.
+    /// The partition's Raft group could not commit the write.
     #[error("partition {partition} could not make the write durable: {reason}")]
     NotDurable {
         /// The partition.
         partition: PartitionId,
         /// What failed.
         reason: String,
+    },
+    /// This replica does not lead the partition: nothing was written here.
+    #[error("this node does not lead partition {partition}")]
+    NotLeader {
+        /// The partition.
+        partition: PartitionId,
+        /// The leader, when known.
+        leader: Option<NodeId>,
     },
     /// The partition log did not answer.
     #[error(transparent)]
@@ -63,7 +90,9 @@ impl AppendError {
     /// API status: a server-side, retryable failure.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            AppendError::NotDurable { .. } => ErrorCode::Unavailable,
+            AppendError::NotDurable { .. } | AppendError::NotLeader { .. } => {
+                ErrorCode::Unavailable
+            }
             AppendError::Call(call) => call.error_code(),
         }
     }
@@ -72,21 +101,38 @@ impl AppendError {
 /// Where the reply of one append goes.
 type AppendReply = RpcReplyPort<Result<LogIndex, AppendError>>;
 
+/// What a partition replica needs from the cluster.
+#[derive(Clone)]
+pub(crate) struct PartitionCluster {
+    /// This node.
+    pub me: NodeId,
+    /// The meta group (replica sets, progress reports, activation).
+    pub meta: MetaGroup,
+    /// Sends this group's Raft RPCs.
+    pub router: RaftRouter,
+    /// Serves this group's Raft RPCs.
+    pub registry: RaftRegistry,
+    /// openraft's settings for partition groups.
+    pub raft_config: Arc<openraft::Config>,
+}
+
 /// The partition-log actor (behaviour only).
 pub(crate) struct PartitionLog;
 
 /// Everything a partition log can be asked to do.
 pub(crate) enum PartitionLogMsg {
-    /// Makes one encoded `TraceBatch` durable and replies with its index.
+    /// Commits one encoded `TraceBatch` and replies with its index (leader only).
     Append { payload: Bytes, reply: AppendReply },
-    /// Starts a flush of what is queued (after `group_commit_max_wait`).
-    FlushQueued,
-    /// A flush finished (sent by the blocking task to the actor itself).
-    FlushDone { batch: FlushBatch<AppendReply>, outcome: Result<Duration, String> },
-    /// Resends every committed record the live-store has not applied.
+    /// Resends every applied record the live-store has not applied.
     ReplayToLiveStore,
-    /// The last durable index.
+    /// The last applied index.
     GetCommitted { reply: RpcReplyPort<LogIndex> },
+    /// Whether this replica leads, and the leader it knows.
+    GetLeader { reply: RpcReplyPort<Option<NodeId>> },
+    /// Everything up to the index is in registered blocks: snapshot there, purge the log.
+    Flushed(LogIndex),
+    /// Leader duties (sent by a timer).
+    Tick,
 }
 
 /// What a partition log starts from.
@@ -94,21 +140,49 @@ pub(crate) struct PartitionLogArgs {
     pub partition: PartitionId,
     pub wal_dir: PathBuf,
     pub wal_options: WalOptions,
-    pub wal: WalCell,
-    pub max_wait: Duration,
-    pub max_batch_bytes: usize,
+    pub wal: WalSlot,
     pub live_store: LiveStoreHandle,
     pub block_builder: BlockBuilderHandle,
+    pub cluster: PartitionCluster,
+    pub flushed: FlushedIndex,
+    pub applied: Arc<AtomicU64>,
+    /// Set to the term while this replica leads, 0 otherwise (the block-builder reads it).
+    pub leader_term: Arc<AtomicU64>,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
 }
 
 /// State of a running partition log.
 pub(crate) struct PartitionLogState {
-    core: GroupCommit<AppendReply>,
-    flush_scheduled: bool,
-    labels: PartitionLabels,
+    raft: PartitionRaft,
+    wal: Arc<Mutex<Wal>>,
+    last_report: Option<(NodeId, u64, u64, Instant)>,
     args: PartitionLogArgs,
+}
+
+/// Delivers committed entries to the partition's actors.
+struct ActorSink {
+    live_store: LiveStoreHandle,
+    block_builder: BlockBuilderHandle,
+}
+
+impl CommitSink for ActorSink {
+    fn committed(&self, entries: Vec<CommittedEntry>) {
+        let sizes = entries
+            .iter()
+            .map(|entry| (entry.index, entry.payload.len() as u64 + FRAME_OVERHEAD_BYTES))
+            .collect();
+        let records = entries
+            .into_iter()
+            .map(|entry| CommittedRecord { index: entry.index, payload: entry.payload })
+            .collect();
+        self.live_store.apply(records);
+        self.block_builder.committed(sizes);
+    }
+
+    fn skip_to(&self, index: LogIndex) {
+        self.live_store.set_base(index);
+    }
 }
 
 impl Actor for PartitionLog {
@@ -118,35 +192,66 @@ impl Actor for PartitionLog {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<PartitionLogMsg>,
+        myself: ActorRef<PartitionLogMsg>,
         args: PartitionLogArgs,
     ) -> Result<PartitionLogState, ActorProcessingErr> {
         args.faults.check_in(&args.partition.to_string(), "partition_log.before_open").await?;
-        let cell = args.wal.clone();
-        let dir = args.wal_dir.clone();
-        let options = args.wal_options.clone();
-        let report = tokio::task::spawn_blocking(move || -> Result<_, WalError> {
-            let mut guard = cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // Close the previous incarnation's files before recovering from disk.
-            guard.take();
-            let (wal, report) = Wal::open(&dir, options)?;
-            *guard = Some(wal);
-            Ok(report)
-        })
-        .await??;
-        let last = report.last.unwrap_or_default();
+        let (store, report) = WalLogStore::<PartitionRaftConfig>::open(
+            args.wal_dir.clone(),
+            args.wal_options.clone(),
+        )
+        .await?;
+        let metrics = args.metrics.clone();
+        let labels = PartitionLabels { partition: args.partition.to_string() };
+        let faults = args.faults.clone();
+        let scope = args.partition.to_string();
+        let store = store
+            .observe(Arc::new(move |elapsed: Duration, entries: usize| {
+                metrics.wal_fsync_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
+                metrics.wal_requests_per_fsync.get_or_create(&labels).observe(entries as f64);
+            }))
+            .hook(Arc::new(move |step: &'static str| {
+                let point = match step {
+                    "before_append" => "partition_log.before_append",
+                    "before_sync" => "partition_log.before_sync",
+                    _ => "partition_log.after_sync",
+                };
+                faults.check_blocking_in(&scope, point).map_err(|fault| fault.to_string())
+            }));
         info!(
             partition = %args.partition,
             records = report.records,
             segments = report.segments,
             truncated_bytes = report.truncated_bytes,
-            last_index = %last.index,
+            last = ?report.last,
             "partition log opened"
         );
-        let term = if last.term == Term(0) { Term(1) } else { last.term };
-        let core = GroupCommit::new(term, last.index, args.max_batch_bytes);
-        let labels = PartitionLabels { partition: args.partition.to_string() };
-        Ok(PartitionLogState { core, flush_scheduled: false, labels, args })
+        let wal = store.wal();
+        *args.wal.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(wal.clone());
+        let sink = Arc::new(ActorSink {
+            live_store: args.live_store.clone(),
+            block_builder: args.block_builder.clone(),
+        });
+        let state_machine = PartitionStateMachine::open(
+            args.wal_dir.clone(),
+            wal.clone(),
+            sink,
+            args.flushed.clone(),
+            args.applied.clone(),
+        )
+        .await?;
+        let group = GroupId::Partition(args.partition.0);
+        let raft = PartitionRaft::new(
+            args.cluster.me,
+            args.cluster.raft_config.clone(),
+            args.cluster.router.network(group),
+            store,
+            state_machine,
+        )
+        .await?;
+        args.cluster.registry.register(group, Arc::new(raft.clone()));
+        myself.send_interval(TICK, || PartitionLogMsg::Tick);
+        Ok(PartitionLogState { raft, wal, last_report: None, args })
     }
 
     async fn post_start(
@@ -154,144 +259,195 @@ impl Actor for PartitionLog {
         _myself: ActorRef<PartitionLogMsg>,
         state: &mut PartitionLogState,
     ) -> Result<(), ActorProcessingErr> {
-        replay_to_live_store(state).await
+        if let Err(error) = leader_duties(state).await {
+            debug!(partition = %state.args.partition, %error, "leader duties postponed");
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<PartitionLogMsg>,
+        state: &mut PartitionLogState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.args.leader_term.store(0, Ordering::Release);
+        state.args.cluster.registry.unregister(GroupId::Partition(state.args.partition.0));
+        if let Err(error) = state.raft.shutdown().await {
+            warn!(partition = %state.args.partition, %error, "partition raft did not stop cleanly");
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
-        myself: ActorRef<PartitionLogMsg>,
+        _myself: ActorRef<PartitionLogMsg>,
         message: PartitionLogMsg,
         state: &mut PartitionLogState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PartitionLogMsg::Append { payload, reply } => {
-                state
-                    .args
-                    .faults
-                    .check_in(&state.labels.partition, "partition_log.before_enqueue")
-                    .await?;
-                state.core.enqueue(payload, reply);
-                if state.args.max_wait.is_zero() {
-                    start_flush(&myself, state);
-                } else if !state.flush_scheduled {
-                    state.flush_scheduled = true;
-                    myself.send_after(state.args.max_wait, || PartitionLogMsg::FlushQueued);
-                }
-            }
-            PartitionLogMsg::FlushQueued => {
-                state.flush_scheduled = false;
-                start_flush(&myself, state);
-            }
-            PartitionLogMsg::FlushDone { batch, outcome } => {
-                finish_flush(state, batch, outcome).await?;
-                start_flush(&myself, state);
+                let scope = state.args.partition.to_string();
+                state.args.faults.check_in(&scope, "partition_log.before_enqueue").await?;
+                let raft = state.raft.clone();
+                let partition = state.args.partition;
+                // openraft queues the write; the actor goes on with the next message.
+                tokio::spawn(async move {
+                    let _ = reply.send(commit(&raft, partition, payload).await);
+                });
             }
             PartitionLogMsg::ReplayToLiveStore => replay_to_live_store(state).await?,
             PartitionLogMsg::GetCommitted { reply } => {
-                let _ = reply.send(state.core.committed());
+                let _ = reply.send(LogIndex(state.args.applied.load(Ordering::Acquire)));
+            }
+            PartitionLogMsg::GetLeader { reply } => {
+                let _ = reply.send(state.raft.metrics().borrow_watched().current_leader);
+            }
+            PartitionLogMsg::Flushed(index) => {
+                if index.0 > state.args.flushed.load(Ordering::Acquire) {
+                    state.args.flushed.store(index.0, Ordering::Release);
+                }
+                state.raft.trigger().snapshot().await?;
+            }
+            PartitionLogMsg::Tick => {
+                let (running, leading) = {
+                    let metrics = state.raft.metrics().borrow_watched().clone();
+                    let leading =
+                        if metrics.state == ServerState::Leader { metrics.current_term } else { 0 };
+                    (metrics.running_state, leading)
+                };
+                state.args.leader_term.store(leading, Ordering::Release);
+                if let Err(fatal) = running {
+                    return Err(format!(
+                        "partition {} raft stopped: {fatal}",
+                        state.args.partition
+                    )
+                    .into());
+                }
+                if let Err(error) = leader_duties(state).await {
+                    debug!(partition = %state.args.partition, %error, "leader duties postponed");
+                }
             }
         }
         Ok(())
     }
 }
 
-/// Hands the next batch to a blocking task that appends and fsyncs it.
-fn start_flush(myself: &ActorRef<PartitionLogMsg>, state: &mut PartitionLogState) {
-    let Some(batch) = state.core.next_flush() else { return };
-    let wal = state.args.wal.clone();
-    let faults = state.args.faults.clone();
-    let scope = state.labels.partition.clone();
-    let myself = myself.clone();
-    tokio::task::spawn_blocking(move || {
-        // A panic here (an armed fault, a bug) must still reach the actor, or it would wait
-        // for this flush forever: it becomes a failed flush, which restarts the log.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            append_and_sync(&wal, &faults, &scope, &batch)
-        }))
-        .unwrap_or_else(|_| Err("write-ahead log flush panicked".to_string()));
-        // If the actor died meanwhile, the replies drop and callers see the write as unknown.
-        let _ = myself.send_message(PartitionLogMsg::FlushDone { batch, outcome });
-    });
+/// Commits one batch through Raft.
+async fn commit(
+    raft: &PartitionRaft,
+    partition: PartitionId,
+    payload: Bytes,
+) -> Result<LogIndex, AppendError> {
+    match raft.client_write(BatchPayload(payload)).await {
+        Ok(written) => Ok(LogIndex(written.log_id.index)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+            Err(AppendError::NotLeader { partition, leader: forward.leader_id })
+        }
+        Err(error) => Err(AppendError::NotDurable { partition, reason: error.to_string() }),
+    }
 }
 
-/// Appends and fsyncs one batch; returns how long that took.
-fn append_and_sync(
-    wal: &WalCell,
-    faults: &FaultPoints,
-    scope: &str,
-    batch: &FlushBatch<AppendReply>,
-) -> Result<Duration, String> {
-    let started = Instant::now();
-    let mut guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let wal = guard.as_mut().ok_or_else(|| "write-ahead log is not open".to_string())?;
-    faults
-        .check_blocking_in(scope, "partition_log.before_append")
-        .map_err(|fault| fault.to_string())?;
-    wal.append(&batch.records).map_err(|error| error.to_string())?;
-    faults
-        .check_blocking_in(scope, "partition_log.before_sync")
-        .map_err(|fault| fault.to_string())?;
-    wal.sync().map_err(|error| error.to_string())?;
-    Ok(started.elapsed())
-}
-
-/// Applies a durable batch to the live-store, then acknowledges it; a failed flush fails every
-/// request in it and the actor, whose restart re-opens and recovers the log.
-async fn finish_flush(
-    state: &mut PartitionLogState,
-    batch: FlushBatch<AppendReply>,
-    outcome: Result<Duration, String>,
-) -> Result<(), ActorProcessingErr> {
+/// The leader's duties: initialise a new group, converge its membership on the meta group's
+/// replica set, activate a pending partition, report progress.
+async fn leader_duties(state: &mut PartitionLogState) -> Result<(), String> {
     let partition = state.args.partition;
-    let elapsed = match outcome {
-        Ok(elapsed) => elapsed,
-        Err(reason) => {
-            error!(%partition, %reason, "write-ahead log flush failed, restarting the log");
-            for (_, reply) in batch.replies {
-                let _ =
-                    reply.send(Err(AppendError::NotDurable { partition, reason: reason.clone() }));
+    let me = state.args.cluster.me;
+    let view = state.args.cluster.meta.view();
+    let Some(entry) = view.state.partition(partition).cloned() else { return Ok(()) };
+    let metrics = state.raft.metrics().borrow_watched().clone();
+    let membership = metrics.membership_config.membership().clone();
+    let address = |node: NodeId| view.state.member(node).map(|member| member.cluster_addr.clone());
+
+    let initialized = state.raft.is_initialized().await.map_err(|error| error.to_string())?;
+    if !initialized {
+        // A new group starts on its first replica, with every replica as a voter.
+        if entry.replicas.first() == Some(&me) && entry.leader_hint.is_none() {
+            let members: BTreeMap<NodeId, BasicNode> = entry
+                .replicas
+                .iter()
+                .filter_map(|node| address(*node).map(|addr| (*node, BasicNode { addr })))
+                .collect();
+            if members.len() == entry.replicas.len() {
+                info!(%partition, replicas = ?entry.replicas, "creating the partition group");
+                state.raft.initialize(members).await.map_err(|error| error.to_string())?;
+                // No need to wait an election timeout for the first leader.
+                state.raft.trigger().elect(false).await.map_err(|error| error.to_string())?;
             }
-            return Err(format!("partition {partition} flush failed: {reason}").into());
+        }
+        return Ok(());
+    }
+    if metrics.state != ServerState::Leader {
+        return Ok(());
+    }
+    let desired: BTreeSet<NodeId> = entry.replicas.iter().copied().collect();
+    let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+    let members: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
+    if !desired.is_empty() && membership.get_joint_config().len() == 1 {
+        for node in desired.difference(&members) {
+            let Some(addr) = address(*node) else { continue };
+            info!(%partition, node, "adding a replica as learner");
+            state
+                .raft
+                .add_learner(*node, BasicNode { addr }, false)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        if voters != desired && desired.is_subset(&members) {
+            let last = metrics.last_log_index.unwrap_or(0);
+            let caught_up = desired.iter().all(|node| {
+                *node == me
+                    || metrics.replication.as_ref().is_some_and(|replication| {
+                        replication.get(node).is_some_and(|matched| {
+                            matched.as_ref().map_or(0, |log_id| log_id.index) + 64 >= last
+                        })
+                    })
+            });
+            if caught_up {
+                info!(%partition, ?desired, "replica set changes");
+                state
+                    .raft
+                    .change_membership(ChangeMembers::ReplaceAllVoters(desired.clone()), false)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
+        }
+    }
+    if entry.state == PartitionState::Pending && voters == desired {
+        let command = MetaCommand::ActivatePartition { id: partition };
+        state.args.cluster.meta.propose(command).await.map_err(|error| error.to_string())?;
+        info!(%partition, "partition active");
+    }
+    let committed = metrics.local_committed.map_or(0, |log_id| log_id.index);
+    let term = metrics.current_term;
+    let due = match state.last_report {
+        None => true,
+        Some((leader, reported_term, reported, at)) => {
+            leader != me
+                || reported_term != term
+                || (reported != committed && at.elapsed() >= REPORT_EVERY)
+                || (reported != committed && entry.state == PartitionState::Inactive)
         }
     };
-    let metrics = &state.args.metrics;
-    metrics.wal_fsync_seconds.get_or_create(&state.labels).observe(elapsed.as_secs_f64());
-    metrics.wal_requests_per_fsync.get_or_create(&state.labels).observe(batch.replies.len() as f64);
-    if let Some(last) = batch.last_index() {
-        state.core.flush_succeeded(last);
-    }
-    // Durable but not yet acknowledged: a crash here must not lose or duplicate anything.
-    state.args.faults.check_in(&state.labels.partition, "partition_log.after_sync").await?;
-    let sizes = batch
-        .records
-        .iter()
-        .map(|record| (record.index, (record.payload.len() + FRAME_OVERHEAD_BYTES) as u64))
-        .collect();
-    let committed = batch
-        .records
-        .into_iter()
-        .map(|record| CommittedRecord { index: record.index, payload: record.payload })
-        .collect();
-    state.args.live_store.apply(committed);
-    state.args.block_builder.committed(sizes);
-    for (index, reply) in batch.replies {
-        let _ = reply.send(Ok(index));
+    if due && (entry.leader_hint != Some(me) || entry.committed != committed) {
+        let command = MetaCommand::ReportPartition { id: partition, leader: me, term, committed };
+        state.args.cluster.meta.propose(command).await.map_err(|error| error.to_string())?;
+        state.last_report = Some((me, term, committed, Instant::now()));
     }
     Ok(())
 }
 
-/// Sends the live-store every committed record it has not applied, from the first record
-/// the log still holds (older ones are in blocks): sets the store's base first when needed.
+/// Sends the live-store every applied record it has not applied, from the first record the
+/// log still holds (older ones are in blocks): sets the store's base first when needed.
 async fn replay_to_live_store(state: &mut PartitionLogState) -> Result<(), ActorProcessingErr> {
     let applied = match state.args.live_store.applied().await {
         Ok(applied) => applied,
         // It is restarting: its supervisor asks for a replay once it is back.
         Err(_) => return Ok(()),
     };
-    let wal = state.args.wal.clone();
+    let wal = state.wal.clone();
     let first_held = tokio::task::spawn_blocking(move || {
         let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.as_ref().and_then(Wal::last_purged).map_or(LogIndex(1), |purged| purged.index.next())
+        guard.last_purged().map_or(LogIndex(1), |purged| purged.index.next())
     })
     .await?;
     let mut from = match applied {
@@ -301,17 +457,14 @@ async fn replay_to_live_store(state: &mut PartitionLogState) -> Result<(), Actor
             first_held
         }
     };
-    let committed = state.core.committed();
+    let committed = LogIndex(state.args.applied.load(Ordering::Acquire));
     let replay_from = from;
     while from <= committed {
         let to = LogIndex((from.0 + REPLAY_CHUNK_RECORDS - 1).min(committed.0));
-        let wal = state.args.wal.clone();
-        let records = tokio::task::spawn_blocking(move || -> Result<_, WalError> {
+        let wal = state.wal.clone();
+        let records = tokio::task::spawn_blocking(move || {
             let guard = wal.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match guard.as_ref() {
-                Some(wal) => wal.read_range(from, to),
-                None => Ok(Vec::new()),
-            }
+            guard.read_range(from, to)
         })
         .await??;
         if records.is_empty() {
@@ -319,7 +472,14 @@ async fn replay_to_live_store(state: &mut PartitionLogState) -> Result<(), Actor
         }
         let committed_records = records
             .into_iter()
-            .map(|record| CommittedRecord { index: record.index, payload: record.payload })
+            .map(|record| CommittedRecord {
+                index: record.index,
+                payload: if crate::cluster::log_store::is_control(&record.payload) {
+                    Bytes::new()
+                } else {
+                    record.payload
+                },
+            })
             .collect();
         state.args.live_store.apply(committed_records);
         from = to.next();
@@ -342,13 +502,23 @@ impl PartitionLogHandle {
         PartitionLogHandle { slot }
     }
 
-    /// The last durable index.
+    /// The last applied index.
     pub async fn committed(&self, timeout: Duration) -> Result<LogIndex, CallError> {
         self.slot.call(|reply| PartitionLogMsg::GetCommitted { reply }, timeout).await
     }
 
-    /// Makes one encoded `TraceBatch` durable; `Ok` only after its fsync.
+    /// The leader this replica knows.
+    pub async fn leader(&self, timeout: Duration) -> Result<Option<NodeId>, CallError> {
+        self.slot.call(|reply| PartitionLogMsg::GetLeader { reply }, timeout).await
+    }
+
+    /// Commits one encoded `TraceBatch` through this replica (it must lead).
     pub async fn append(&self, payload: Bytes, timeout: Duration) -> Result<LogIndex, AppendError> {
         self.slot.call(|reply| PartitionLogMsg::Append { payload, reply }, timeout).await?
+    }
+
+    /// Everything up to `index` is in registered blocks.
+    pub fn flushed(&self, index: LogIndex) {
+        let _ = self.slot.cast(PartitionLogMsg::Flushed(index));
     }
 }

@@ -4,8 +4,9 @@
 //! ```text
 //!  PartitionSupervisor (p3)
 //!   ├── LiveStore     restarted empty, then the log replays into it
-//!   ├── PartitionLog  restarted: re-opens (recovers) the WAL, replays what the store lacks
-//!   └── BlockBuilder  restarted: resumes at the log's purge point (redoing a registered range)
+//!   ├── PartitionLog  this node's Raft replica of the partition; restarted: re-opens
+//!   │                 (recovers) the WAL, openraft re-applies what the store lacks
+//!   └── BlockBuilder  builds while its replica leads; restarted: plans from the meta group
 //! ```
 //!
 //! Children are published through [`ActorSlot`]s owned by the node, so the distributor's and
@@ -13,6 +14,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use object_store::ObjectStore;
@@ -29,14 +31,16 @@ use crate::actors::partition::flush_planner::FlushPolicy;
 use crate::actors::partition::live_store::{
     LiveStore, LiveStoreArgs, LiveStoreHandle, LiveStoreMsg,
 };
-use crate::actors::partition::log::{PartitionLog, PartitionLogArgs, PartitionLogMsg, WalCell};
+use crate::actors::partition::log::{
+    PartitionCluster, PartitionLog, PartitionLogArgs, PartitionLogHandle, PartitionLogMsg, WalSlot,
+};
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::supervision::{
     ChildDecision, RestartCounts, RestartPolicy, SupervisedChildren, record_restart,
 };
+use crate::cluster::partition_group::FlushedIndex;
 use crate::model::ids::PartitionId;
 use crate::storage::block::BlockBuildOptions;
-use crate::storage::block_list::BlockList;
 use crate::storage::object_store::RetryPolicy;
 use crate::storage::wal::WalOptions;
 
@@ -79,16 +83,20 @@ pub(crate) struct PartitionArgs {
     pub partition: PartitionId,
     pub wal_dir: PathBuf,
     pub wal_options: WalOptions,
-    pub wal: WalCell,
-    pub group_commit_max_wait: Duration,
-    pub group_commit_max_bytes: usize,
+    pub wal: WalSlot,
     /// How long flushed traces stay in the live-store.
     pub recent_window: Duration,
     pub log_slot: ActorSlot<PartitionLogMsg>,
     pub live_store_slot: ActorSlot<LiveStoreMsg>,
     pub block_builder_slot: ActorSlot<BlockBuilderMsg>,
     pub store: Arc<dyn ObjectStore>,
-    pub blocks: Arc<dyn BlockList>,
+    pub cluster: PartitionCluster,
+    /// The meta group's flushed index of the partition (kept by the node's partition manager).
+    pub flushed: FlushedIndex,
+    /// The last index this replica applied.
+    pub applied: Arc<AtomicU64>,
+    /// The term while this replica leads, 0 otherwise.
+    pub leader_term: Arc<AtomicU64>,
     pub flush_policy: FlushPolicy,
     pub build_options: BlockBuildOptions,
     pub retry: RetryPolicy,
@@ -136,10 +144,12 @@ impl PartitionSupervisorState {
                     wal_dir: args.wal_dir.clone(),
                     wal_options: args.wal_options.clone(),
                     wal: args.wal.clone(),
-                    max_wait: args.group_commit_max_wait,
-                    max_batch_bytes: args.group_commit_max_bytes,
                     live_store: LiveStoreHandle::new(args.live_store_slot.clone()),
                     block_builder: BlockBuilderHandle::new(args.block_builder_slot.clone()),
+                    cluster: args.cluster.clone(),
+                    flushed: args.flushed.clone(),
+                    applied: args.applied.clone(),
+                    leader_term: args.leader_term.clone(),
                     faults: args.faults.clone(),
                     metrics: args.metrics.clone(),
                 };
@@ -153,8 +163,11 @@ impl PartitionSupervisorState {
                     partition: args.partition,
                     wal: args.wal.clone(),
                     store: args.store.clone(),
-                    blocks: args.blocks.clone(),
+                    meta: args.cluster.meta.clone(),
                     live_store: LiveStoreHandle::new(args.live_store_slot.clone()),
+                    log: PartitionLogHandle::new(args.log_slot.clone()),
+                    leader_term: args.leader_term.clone(),
+                    applied: args.applied.clone(),
                     policy: args.flush_policy,
                     build_options: args.build_options.clone(),
                     retry: args.retry.clone(),

@@ -40,7 +40,7 @@ use tracing::error;
 
 use crate::actors::call::CallError;
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
-use crate::actors::partition::live_store::LiveStoreHandle;
+use crate::actors::partition::manager::LocalPartitions;
 use crate::api::error_code::ErrorCode;
 use crate::model::ids::{TenantId, TraceId};
 use crate::storage::block::BlockMeta;
@@ -136,7 +136,7 @@ pub struct FoundTrace {
 /// Looks traces up by id across the node's partitions and blocks.
 #[derive(Clone)]
 pub struct TraceByIdQuerier {
-    live_stores: Vec<LiveStoreHandle>,
+    live_stores: LocalPartitions,
     blocks: Arc<dyn BlockList>,
     shards: QueryShardPool,
     max_bytes_per_trace: usize,
@@ -145,7 +145,7 @@ pub struct TraceByIdQuerier {
 
 impl TraceByIdQuerier {
     pub(crate) fn new(
-        live_stores: Vec<LiveStoreHandle>,
+        live_stores: LocalPartitions,
         blocks: Arc<dyn BlockList>,
         shards: QueryShardPool,
         max_bytes_per_trace: usize,
@@ -162,8 +162,9 @@ impl TraceByIdQuerier {
         trace_id: TraceId,
         range: Option<TimeRange>,
     ) -> Result<FoundTrace, QueryError> {
+        let live_stores = self.live_stores.live_stores();
         let lookups = tenants.iter().flat_map(|tenant| {
-            self.live_stores.iter().map(move |store| store.find_trace(tenant.clone(), trace_id))
+            live_stores.iter().map(move |store| store.find_trace(tenant.clone(), trace_id))
         });
         let candidates: Vec<Arc<BlockMeta>> = tenants
             .iter()

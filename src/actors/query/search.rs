@@ -29,9 +29,9 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
-use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_store::SnapshotUse;
 use crate::actors::partition::live_traces::LiveTraceRef;
+use crate::actors::partition::manager::LocalPartitions;
 use crate::actors::query::QueryError;
 use crate::actors::query::search_combiner::SearchCombiner;
 use crate::actors::query::search_hits::BlockJob;
@@ -78,7 +78,7 @@ pub struct SearchRequest {
 /// Searches the node's partitions.
 #[derive(Clone)]
 pub struct Searcher {
-    live_stores: Vec<LiveStoreHandle>,
+    live_stores: LocalPartitions,
     blocks: Arc<dyn BlockList>,
     shards: QueryShardPool,
 }
@@ -100,7 +100,7 @@ impl Drop for CancelOnDrop {
 
 impl Searcher {
     pub(crate) fn new(
-        live_stores: Vec<LiveStoreHandle>,
+        live_stores: LocalPartitions,
         blocks: Arc<dyn BlockList>,
         shards: QueryShardPool,
     ) -> Searcher {
@@ -231,7 +231,7 @@ impl Searcher {
         request: &SearchRequest,
     ) -> Result<Vec<LiveTraceRef>, QueryError> {
         let mut traces = live_traces_newest_first(
-            &self.live_stores,
+            &self.live_stores.live_stores(),
             &request.tenants,
             request.window,
             SnapshotUse::Search,

@@ -31,9 +31,9 @@ use tokio::sync::mpsc;
 use tracing::error;
 
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
-use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_store::SnapshotUse;
 use crate::actors::partition::live_traces::LiveTraceRef;
+use crate::actors::partition::manager::LocalPartitions;
 use crate::actors::query::QueryError;
 use crate::actors::query::shard::QueryShardPool;
 use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
@@ -58,7 +58,7 @@ const JOBS_IN_FLIGHT: usize = 4;
 /// Answers tag queries over the node's partitions and blocks.
 #[derive(Clone)]
 pub(crate) struct TagSearcher {
-    live_stores: Vec<LiveStoreHandle>,
+    live_stores: LocalPartitions,
     blocks: Arc<dyn BlockList>,
     shards: QueryShardPool,
     metrics: Arc<NodeMetrics>,
@@ -73,7 +73,7 @@ enum Job {
 impl TagSearcher {
     /// A searcher over these live-stores and blocks.
     pub(crate) fn new(
-        live_stores: Vec<LiveStoreHandle>,
+        live_stores: LocalPartitions,
         blocks: Arc<dyn BlockList>,
         shards: QueryShardPool,
         metrics: Arc<NodeMetrics>,
@@ -230,8 +230,13 @@ impl TagSearcher {
         // A dictionary cannot be filtered (module doc): with a filter, live data only.
         let reads_blocks = job.filter.is_none();
         let job = Arc::new(job);
-        let live =
-            live_traces_newest_first(&self.live_stores, tenants, window, SnapshotUse::Tags).await?;
+        let live = live_traces_newest_first(
+            &self.live_stores.live_stores(),
+            tenants,
+            window,
+            SnapshotUse::Tags,
+        )
+        .await?;
         let mut jobs: Vec<Job> =
             live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
         if let (Some((start, end)), true) = (window, reads_blocks) {

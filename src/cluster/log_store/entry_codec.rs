@@ -165,6 +165,12 @@ where
     }
 }
 
+/// Whether a stored payload is a Raft control entry (blank, membership) rather than data:
+/// readers of the raw log (replays, the block-builder) skip those.
+pub(crate) fn is_control(payload: &[u8]) -> bool {
+    payload.first() == Some(&CONTROL_MARKER)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};

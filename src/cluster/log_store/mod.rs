@@ -33,7 +33,7 @@ use thiserror::Error;
 use crate::cluster::types::{NodeId, WalPayload};
 use crate::model::ids::LogIndex;
 use crate::storage::wal::{RecoveryReport, Wal, WalError, WalOptions};
-pub(crate) use entry_codec::{EntryCodecError, RaftLogId, WalEntry};
+pub(crate) use entry_codec::{EntryCodecError, RaftLogId, WalEntry, is_control};
 pub(crate) use reader::WalLogReader;
 
 /// The Raft type configurations whose log a [`WalLogStore`] keeps: a standard leader id with
@@ -78,6 +78,9 @@ pub(crate) enum LogStoreError {
     /// A thread panicked while it held the log: its in-memory state is not trusted any more.
     #[error("wal lock is poisoned: a thread panicked while holding it")]
     LockPoisoned,
+    /// An injected fault failed the operation.
+    #[error("injected fault: {0}")]
+    Fault(String),
     /// The blocking task running the operation did not finish (panicked or was cancelled).
     #[error("wal task did not finish: {0}")]
     Task(String),
@@ -91,9 +94,10 @@ impl From<LogStoreError> for io::Error {
             | LogStoreError::Codec(_)
             | LogStoreError::Vote(_) => io::ErrorKind::InvalidData,
             LogStoreError::Wal(wal_error) if !wal_error.is_fatal() => io::ErrorKind::InvalidInput,
-            LogStoreError::Wal(_) | LogStoreError::LockPoisoned | LogStoreError::Task(_) => {
-                io::ErrorKind::Other
-            }
+            LogStoreError::Wal(_)
+            | LogStoreError::LockPoisoned
+            | LogStoreError::Task(_)
+            | LogStoreError::Fault(_) => io::ErrorKind::Other,
         };
         io::Error::new(kind, error)
     }
@@ -123,8 +127,18 @@ impl SharedWal {
 /// openraft's log storage for one Raft group, kept in a [`Wal`].
 pub(crate) struct WalLogStore<C> {
     wal: SharedWal,
+    observer: Option<AppendObserver>,
+    hook: Option<AppendHook>,
     _config: PhantomData<fn() -> C>,
 }
+
+/// Called at the steps of every append (`before_append`, `before_sync`, `after_sync`) from
+/// the blocking thread; an error fails the append. Tests inject faults through it.
+pub(crate) type AppendHook = Arc<dyn Fn(&'static str) -> Result<(), String> + Send + Sync>;
+
+/// Told after every durable append: how long append + fsync took and how many entries it
+/// made durable (the node's WAL metrics).
+pub(crate) type AppendObserver = Arc<dyn Fn(std::time::Duration, usize) + Send + Sync>;
 
 impl<C> WalLogStore<C> {
     /// Opens (or creates) the group's WAL in `dir`, recovering a torn tail, off the async
@@ -136,8 +150,25 @@ impl<C> WalLogStore<C> {
         let (wal, report) = tokio::task::spawn_blocking(move || Wal::open(&dir, options))
             .await
             .map_err(|error| LogStoreError::Task(error.to_string()))??;
-        let store = WalLogStore { wal: SharedWal(Arc::new(Mutex::new(wal))), _config: PhantomData };
+        let store = WalLogStore {
+            wal: SharedWal(Arc::new(Mutex::new(wal))),
+            observer: None,
+            hook: None,
+            _config: PhantomData,
+        };
         Ok((store, report))
+    }
+
+    /// Calls `hook` at the steps of every append.
+    pub(crate) fn hook(mut self, hook: AppendHook) -> WalLogStore<C> {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Reports every durable append to `observer`.
+    pub(crate) fn observe(mut self, observer: AppendObserver) -> WalLogStore<C> {
+        self.observer = Some(observer);
+        self
     }
 
     /// Returns the shared WAL handle: the partition's block-builder reads records by range from
@@ -161,13 +192,26 @@ impl<C: WalRaftConfig> WalLogStore<C> {
             return Ok(());
         };
         let (first, last, count) = (first.index, last.index, records.len());
-        self.wal
+        let hook = self.hook.clone();
+        let step = move |name: &'static str| match &hook {
+            Some(hook) => hook(name).map_err(LogStoreError::Fault),
+            None => Ok(()),
+        };
+        let elapsed = self
+            .wal
             .run(move |wal| {
+                let started = std::time::Instant::now();
+                step("before_append")?;
                 wal.append(&records)?;
+                step("before_sync")?;
                 wal.sync()?;
-                Ok(())
+                step("after_sync")?;
+                Ok(started.elapsed())
             })
             .await?;
+        if let Some(observer) = &self.observer {
+            observer(elapsed, count);
+        }
         tracing::trace!(%first, %last, count, "raft log entries durable");
         Ok(())
     }

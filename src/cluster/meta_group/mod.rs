@@ -11,7 +11,10 @@
 //!                                 └► follower: Call "meta.propose" to the leader
 //! ```
 
+mod blocks;
 mod state_machine;
+
+pub(crate) use blocks::{MetaBlockList, adopt};
 
 use openraft::async_runtime::WatchReceiver;
 use std::collections::{BTreeMap, BTreeSet};
