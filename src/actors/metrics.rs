@@ -71,6 +71,12 @@ pub struct NodeMetrics {
     pub live_traces: Family<PartitionLabels, Gauge>,
     /// Bytes held by each live-store.
     pub live_bytes: Family<PartitionLabels, Gauge>,
+    /// Last log index this node's replica of each partition applied.
+    pub partition_applied: Family<PartitionLabels, Gauge>,
+    /// Last log index this node's replica of each partition knows committed.
+    pub partition_committed: Family<PartitionLabels, Gauge>,
+    /// 1 while this node's replica leads the partition.
+    pub partition_leader: Family<PartitionLabels, Gauge>,
     /// Live traces whose newest spans are not in their tag summary yet (answered by
     /// decoding until they are).
     pub live_traces_awaiting_tag_summary: Family<PartitionLabels, Gauge>,
@@ -147,6 +153,24 @@ impl NodeMetrics {
         registry.register("live_store_live_traces", "Traces held in memory", live_traces.clone());
         let live_bytes = Family::<PartitionLabels, Gauge>::default();
         registry.register("live_store_bytes", "Bytes of trace data in memory", live_bytes.clone());
+        let partition_applied = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "partition_applied_index",
+            "Last log index this replica applied",
+            partition_applied.clone(),
+        );
+        let partition_committed = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "partition_committed_index",
+            "Last log index this replica knows committed",
+            partition_committed.clone(),
+        );
+        let partition_leader = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "partition_leader",
+            "1 while this node's replica leads the partition",
+            partition_leader.clone(),
+        );
         let live_traces_awaiting_tag_summary = Family::<PartitionLabels, Gauge>::default();
         registry.register(
             "live_store_traces_awaiting_tag_summary",
@@ -220,6 +244,9 @@ impl NodeMetrics {
             wal_requests_per_fsync,
             live_traces,
             live_bytes,
+            partition_applied,
+            partition_committed,
+            partition_leader,
             live_traces_awaiting_tag_summary,
             live_tag_summary_bytes,
             actor_restarts,

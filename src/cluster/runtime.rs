@@ -54,6 +54,7 @@ pub(crate) struct ClusterRuntime {
     addr: SocketAddr,
     server_shutdown: Option<oneshot::Sender<()>>,
     reconciler: tokio::task::JoinHandle<()>,
+    address_book: tokio::task::JoinHandle<()>,
     writes: WritesSlot,
 }
 
@@ -146,6 +147,7 @@ impl ClusterRuntime {
         })
         .await?;
         let reconciler = tokio::spawn(reconciler::run(meta.clone()));
+        let address_book = tokio::spawn(keep_addresses(meta.clone(), peers.clone()));
         info!(node = id, cluster_addr = %me.cluster_addr, "cluster member ready");
         Ok(ClusterRuntime {
             meta,
@@ -155,6 +157,7 @@ impl ClusterRuntime {
             addr,
             server_shutdown: Some(server_shutdown),
             reconciler,
+            address_book,
             writes,
         })
     }
@@ -192,9 +195,25 @@ impl ClusterRuntime {
     /// Stops the reconciler, the meta group and the cluster service.
     pub(crate) async fn shutdown(mut self) {
         self.reconciler.abort();
+        self.address_book.abort();
         self.meta.shutdown().await;
         if let Some(shutdown) = self.server_shutdown.take() {
             let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Keeps the transport's address book in line with the members the meta group lists (a
+/// follower never opens Raft connections, yet forwards writes to leaders).
+async fn keep_addresses(meta: MetaGroup, peers: Peers) {
+    let mut view = meta.watch();
+    loop {
+        let current = view.borrow_and_update().clone();
+        for member in current.state.members().values() {
+            peers.set_addr(member.id, &member.cluster_addr);
+        }
+        if view.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -178,6 +178,44 @@ impl TestCluster {
     }
 }
 
+impl TestCluster {
+    /// Waits until every partition has `replicas` replicas, a leader, and is active.
+    pub async fn wait_for_replicated(&self, replicas: usize) {
+        self.wait_for_view(0, "every partition active, replicated and led", |view| {
+            view["partitions"].as_array().is_some_and(|partitions| {
+                partitions.iter().all(|p| {
+                    p["state"] == "active"
+                        && p["replicas"].as_array().map(Vec::len) == Some(replicas)
+                        && !p["leader"].is_null()
+                })
+            })
+        })
+        .await;
+    }
+
+    /// Waits until every running node's replicas applied everything committed, the same
+    /// everywhere (reads on any node are then complete).
+    pub async fn wait_for_caught_up(&self) {
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut sums = Vec::new();
+            for node in self.nodes.iter().filter(|node| node.node.is_some()) {
+                let tempo = node.tempo();
+                let applied = super::metric_sum(&tempo, "spanlake_partition_applied_index").await;
+                let committed =
+                    super::metric_sum(&tempo, "spanlake_partition_committed_index").await;
+                sums.push((applied, committed));
+            }
+            let first = sums[0];
+            if first.0 > 0.0 && sums.iter().all(|sum| *sum == (first.1, first.1)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < until, "replicas did not converge: {sums:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// The admin REST API of one node.
 #[derive(Clone)]
 pub struct AdminClient {

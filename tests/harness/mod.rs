@@ -13,6 +13,7 @@
 
 pub mod clients;
 pub mod cluster;
+pub mod load;
 pub mod oracle;
 pub mod reference;
 pub mod s3;

@@ -78,7 +78,10 @@ impl PartitionRouter {
                 Some(node) if node == me => match self.local.get(partition) {
                     Some(local) => match local.log.append(payload.clone(), remaining).await {
                         Ok(index) => return Ok(index),
-                        Err(AppendError::NotLeader { leader, .. }) => leader.filter(|l| *l != me),
+                        Err(AppendError::NotLeader { leader, .. }) => {
+                            tracing::debug!(%partition, ?leader, "local replica does not lead");
+                            leader.filter(|l| *l != me)
+                        }
                         Err(error) => return Err(error),
                     },
                     None => None,
@@ -96,7 +99,10 @@ impl PartitionRouter {
                             tracing::debug!(%partition, node, %message, "not the leader");
                             leader
                         }
-                        Err(error) if error.certainly_not_applied() => None,
+                        Err(error) if error.certainly_not_applied() => {
+                            tracing::debug!(%partition, node, %error, "forward refused");
+                            None
+                        }
                         Err(error) => {
                             return Err(AppendError::NotDurable {
                                 partition,

@@ -313,6 +313,16 @@ impl Actor for PartitionLog {
                     let metrics = state.raft.metrics().borrow_watched().clone();
                     let leading =
                         if metrics.state == ServerState::Leader { metrics.current_term } else { 0 };
+                    let labels = PartitionLabels { partition: state.args.partition.to_string() };
+                    let node_metrics = &state.args.metrics;
+                    let applied = state.args.applied.load(Ordering::Acquire);
+                    let committed = metrics.local_committed.map_or(0, |log_id| log_id.index);
+                    node_metrics.partition_applied.get_or_create(&labels).set(gauge(applied));
+                    node_metrics.partition_committed.get_or_create(&labels).set(gauge(committed));
+                    node_metrics
+                        .partition_leader
+                        .get_or_create(&labels)
+                        .set(i64::from(leading != 0));
                     (metrics.running_state, leading)
                 };
                 state.args.leader_term.store(leading, Ordering::Release);
@@ -330,6 +340,10 @@ impl Actor for PartitionLog {
         }
         Ok(())
     }
+}
+
+fn gauge(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Commits one batch through Raft.
