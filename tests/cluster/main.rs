@@ -5,10 +5,17 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::cluster::{ADMIN_TOKEN, TestCluster, roles};
+use harness::cluster::{
+    ADMIN_TOKEN, AdminClient, ProcessCluster, TestCluster, roles, wait_for_converged,
+};
 use harness::load::Load;
+use harness::spans;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use spanlake::proto::cluster::CallRequest;
 use spanlake::proto::cluster::cluster_client::ClusterClient;
+use tokio::time::Instant;
+use tonic::transport::Channel;
 
 /// Three nodes form one cluster through a seed: one meta leader, two voters, and every
 /// partition replicated on all three.
@@ -163,4 +170,166 @@ async fn an_isolated_node_then_healed_loses_nothing() {
     for position in 0..3 {
         oracle.verify_exactly_once(&cluster.node(position).tempo()).await;
     }
+}
+
+/// Partitions scale 4 → 8 → 4 through the admin API while ingest runs; the retired ones are
+/// deleted once their data is in blocks. Every acknowledged span reads back once throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_scale_4_to_8_to_4_under_ingest() {
+    let cluster = TestCluster::builder()
+        .nodes(3)
+        .configure(|_, config| harness::flush_blocks_quickly(config))
+        .build()
+        .await;
+    cluster.wait_for_replicated(3).await;
+    let admin = cluster.node(1).admin();
+    let urls: Vec<String> = cluster.nodes.iter().map(|node| node.otlp_grpc_url()).collect();
+    let load = Load::start(urls, 2, 3_000_000);
+    load.wait_for_progress(30, "ingest on 4 partitions").await;
+
+    let (status, body) = admin.add_partitions(4, "grow-to-8").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["partitions"], serde_json::json!([4, 5, 6, 7]), "{body}");
+    let (status, again) = admin.add_partitions(4, "grow-to-8").await;
+    assert_eq!((status, &again["partitions"]), (200, &body["partitions"]), "a retry adds nothing");
+    cluster
+        .wait_for_view(0, "8 active partitions with 3 replicas", |view| {
+            let partitions = view["partitions"].as_array().cloned().unwrap_or_default();
+            partitions.len() == 8
+                && partitions.iter().all(|p| {
+                    p["state"] == "active" && p["replicas"].as_array().map(Vec::len) == Some(3)
+                })
+        })
+        .await;
+    load.wait_for_progress(60, "ingest on 8 partitions").await;
+
+    for id in 4..8 {
+        let (status, body) = admin.deactivate_partition(id).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    load.wait_for_progress(60, "ingest back on 4 partitions").await;
+    let oracle = load.stop().await;
+    cluster.wait_for_caught_up().await;
+    // (Every node reads the same replicas; one node per check keeps the test short.)
+    oracle.verify_exactly_once(&cluster.node(2).tempo()).await;
+
+    // Deleting waits until the partition's log is in blocks (409 until then).
+    for id in 4..8 {
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = admin.delete_partition(id).await;
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 409, "{body}");
+            assert!(tokio::time::Instant::now() < until, "p{id} never became deletable: {body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let (status, body) = admin.delete_partition(0).await;
+    assert_eq!(status, 409, "an active partition cannot be deleted: {body}");
+    cluster
+        .wait_for_view(0, "4 partitions left", |view| {
+            view["partitions"].as_array().map(Vec::len) == Some(4)
+        })
+        .await;
+    oracle.verify_exactly_once(&cluster.node(0).tempo()).await;
+}
+
+/// A partition leader's process is SIGKILLed while ingest runs through the other nodes:
+/// writes are accepted again after a new election (the failover time is printed), the node
+/// restarts on its data and rejoins, and every acknowledged span reads back exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_partition_leader_loses_no_acknowledged_span() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let view = wait_for_led_partitions(&cluster.admin(0), 4).await;
+    let leader = view["partitions"][0]["leader"].as_u64().expect("p0 has a leader");
+    let leader_http = view["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|node| node["id"].as_u64() == Some(leader)))
+        .and_then(|node| node["http_addr"].as_str())
+        .expect("the leader is a member")
+        .to_string();
+    let victim = cluster
+        .nodes
+        .iter()
+        .position(|node| node.http.to_string() == leader_http)
+        .expect("the leader is one of the processes");
+    let survivors: Vec<usize> = (0..3).filter(|position| *position != victim).collect();
+    let urls = survivors.iter().map(|position| cluster.nodes[*position].otlp_grpc_url()).collect();
+    let load = Load::start(urls, 2, 4_000_000);
+    load.wait_for_progress(30, "ingest before the kill").await;
+
+    cluster.nodes[victim].kill_9();
+    let killed_at = Instant::now();
+    let (failover, probes) =
+        probe_until_accepted(&cluster.nodes[survivors[0]].otlp_grpc_url()).await;
+    println!(
+        "failover: leader of p0 killed -> a write to every partition accepted in {failover:?}"
+    );
+    load.wait_for_progress(30, "ingest after the kill").await;
+    assert!(killed_at.elapsed() < Duration::from_secs(60));
+
+    cluster.nodes[victim].spawn().await;
+    load.wait_for_progress(30, "ingest after the restart").await;
+    let mut oracle = load.stop().await;
+    for (request, acknowledged) in probes {
+        if acknowledged {
+            oracle.acknowledged(&request);
+        } else {
+            oracle.unknown(&request);
+        }
+    }
+    let tempos: Vec<_> = cluster.nodes.iter().map(|node| node.tempo()).collect();
+    wait_for_converged(&tempos).await;
+    for tempo in &tempos {
+        oracle.verify_exactly_once(tempo).await;
+    }
+}
+
+/// Waits until `count` partitions are active with a leader; returns the view.
+async fn wait_for_led_partitions(admin: &AdminClient, count: usize) -> serde_json::Value {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, view) = admin.cluster().await;
+        let led = view["partitions"].as_array().is_some_and(|partitions| {
+            partitions.len() == count
+                && partitions.iter().all(|p| {
+                    p["state"] == "active"
+                        && !p["leader"].is_null()
+                        && p["replicas"].as_array().map(Vec::len) == Some(3)
+                })
+        });
+        if status == 200 && led {
+            return view;
+        }
+        assert!(Instant::now() < until, "partitions never got leaders: {view:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends requests touching every partition (32 traces) until one is acknowledged; returns how
+/// long that took and every request sent with whether it was acknowledged.
+async fn probe_until_accepted(url: &str) -> (Duration, Vec<(ExportTraceServiceRequest, bool)>) {
+    let started = Instant::now();
+    let channel = Channel::from_shared(url.to_string()).unwrap().connect_lazy();
+    let mut client = TraceServiceClient::new(channel);
+    let mut sent = Vec::new();
+    for attempt in 0u64.. {
+        let seeds: Vec<u64> = (0..32).map(|n| 9_000_000 + attempt * 100 + n).collect();
+        let request = spans::request(&seeds, 1);
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.export(tonic::Request::new(request.clone())),
+        )
+        .await;
+        let acknowledged = matches!(outcome, Ok(Ok(_)));
+        sent.push((request, acknowledged));
+        if acknowledged {
+            return (started.elapsed(), sent);
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "writes never resumed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    unreachable!("the loop only ends by returning")
 }

@@ -196,23 +196,29 @@ impl TestCluster {
     /// Waits until every running node's replicas applied everything committed, the same
     /// everywhere (reads on any node are then complete).
     pub async fn wait_for_caught_up(&self) {
-        let until = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let mut sums = Vec::new();
-            for node in self.nodes.iter().filter(|node| node.node.is_some()) {
-                let tempo = node.tempo();
-                let applied = super::metric_sum(&tempo, "spanlake_partition_applied_index").await;
-                let committed =
-                    super::metric_sum(&tempo, "spanlake_partition_committed_index").await;
-                sums.push((applied, committed));
-            }
-            let first = sums[0];
-            if first.0 > 0.0 && sums.iter().all(|sum| *sum == (first.1, first.1)) {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < until, "replicas did not converge: {sums:?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let tempos: Vec<_> =
+            self.nodes.iter().filter(|node| node.node.is_some()).map(ClusterNode::tempo).collect();
+        wait_for_converged(&tempos).await;
+    }
+}
+
+/// Waits (60 s) until the nodes behind `tempos` all applied as much as they know committed,
+/// and agree on it.
+pub async fn wait_for_converged(tempos: &[super::clients::TempoClient]) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut sums = Vec::new();
+        for tempo in tempos {
+            let applied = super::metric_sum(tempo, "spanlake_partition_applied_index").await;
+            let committed = super::metric_sum(tempo, "spanlake_partition_committed_index").await;
+            sums.push((applied, committed));
         }
+        let first = sums[0];
+        if first.0 > 0.0 && sums.iter().all(|sum| *sum == (first.1, first.1)) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < until, "replicas did not converge: {sums:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -300,4 +306,48 @@ pub fn roles(view: &serde_json::Value) -> Vec<(u64, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Nodes as real `spanlake` processes on loopback (for `kill -9`), sharing one block store.
+pub struct ProcessCluster {
+    pub nodes: Vec<super::ProcessNode>,
+    pub cluster_addrs: Vec<String>,
+    blocks: tempfile::TempDir,
+}
+
+impl ProcessCluster {
+    /// Starts `count` processes: the first creates the cluster, the others join through it.
+    pub async fn start(count: usize) -> ProcessCluster {
+        init_logging();
+        let blocks = tempfile::tempdir().expect("temp dir");
+        let mut cluster = ProcessCluster { nodes: Vec::new(), cluster_addrs: Vec::new(), blocks };
+        for _ in 0..count {
+            cluster.add_node().await;
+        }
+        cluster
+    }
+
+    /// Starts one more process, joining through the first node; returns its position.
+    pub async fn add_node(&mut self) -> usize {
+        let cluster_port = super::free_port();
+        let addr = format!("127.0.0.1:{cluster_port}");
+        let seeds = self.cluster_addrs.first().cloned();
+        let extra = format!(
+            "cluster:\n  secret: {SECRET}\n  admin_token: {ADMIN_TOKEN}\n  \
+             heartbeat_interval: 100ms\n  election_timeout: 500ms\n  rpc_timeout: 2s\n{}",
+            seeds.map(|seed| format!("  seeds: [{seed}]\n")).unwrap_or_default()
+        );
+        let node = super::ProcessNode::start_with(cluster_port, self.blocks.path(), &extra).await;
+        self.cluster_addrs.push(addr);
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    /// An admin client of node `position`.
+    pub fn admin(&self, position: usize) -> AdminClient {
+        AdminClient {
+            base: format!("http://{}", self.nodes[position].http),
+            token: Some(ADMIN_TOKEN.to_string()),
+        }
+    }
 }

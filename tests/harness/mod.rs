@@ -159,19 +159,36 @@ pub struct ProcessNode {
 impl ProcessNode {
     /// Writes a config with fixed free ports and starts the binary; waits for `/ready`.
     pub async fn start() -> ProcessNode {
-        init_logging();
         let dir = tempfile::tempdir().expect("temp dir");
+        let blocks = dir.path().join("blocks");
+        ProcessNode::start_in(dir, 0, &blocks, "").await
+    }
+
+    /// A process whose cluster service listens on `cluster_port`, storing blocks in `blocks`,
+    /// with `extra` YAML appended to its config (e.g. a `cluster:` section).
+    pub async fn start_with(cluster_port: u16, blocks: &Path, extra: &str) -> ProcessNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        ProcessNode::start_in(dir, cluster_port, blocks, extra).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        cluster_port: u16,
+        blocks: &Path,
+        extra: &str,
+    ) -> ProcessNode {
+        init_logging();
         let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let otlp_grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let otlp_http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let config_path = dir.path().join("spanlake.yaml");
         let yaml = format!(
-            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: 0\n\
+            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {cluster_port}\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          endpoint: {otlp_http}\n\
-             storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n",
+             storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n{extra}",
             http.port(),
             dir.path().join("wal").display(),
-            dir.path().join("blocks").display()
+            blocks.display()
         );
         std::fs::write(&config_path, yaml).expect("write config");
         let mut node = ProcessNode { child: None, dir, config_path, http, otlp_grpc, otlp_http };
@@ -184,7 +201,7 @@ impl ProcessNode {
         assert!(self.child.is_none(), "already running");
         let child = Command::new(env!("CARGO_BIN_EXE_spanlake"))
             .arg(format!("-config.file={}", self.config_path.display()))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,openraft=error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

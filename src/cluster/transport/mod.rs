@@ -56,6 +56,14 @@ pub enum TransportError {
     /// No address is known for the node.
     #[error("no address is known for node {0}")]
     UnknownPeer(NodeId),
+    /// No connection to the peer could be made: the request was certainly not sent.
+    #[error("cannot connect to node {peer}: {reason}")]
+    NotConnected {
+        /// The peer (0 for a seed address).
+        peer: NodeId,
+        /// What failed.
+        reason: String,
+    },
     /// The peer could not be reached.
     #[error("node {peer} is unreachable: {reason}")]
     Unreachable {
@@ -90,6 +98,13 @@ impl TransportError {
     /// Classifies a gRPC status from `peer`.
     pub fn from_status(peer: NodeId, status: tonic::Status) -> TransportError {
         match status.code() {
+            // tonic's words for a connection that could not be made (nothing was sent).
+            tonic::Code::Unavailable
+                if status.message().contains("tcp connect error")
+                    || status.message().contains("error trying to connect") =>
+            {
+                TransportError::NotConnected { peer, reason: status.message().to_string() }
+            }
             tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
                 TransportError::Unreachable { peer, reason: status.message().to_string() }
             }
@@ -117,6 +132,7 @@ impl TransportError {
             TransportError::BadSecret
                 | TransportError::BadAddress { .. }
                 | TransportError::UnknownPeer(_)
+                | TransportError::NotConnected { .. }
         ) || matches!(
             self,
             TransportError::Refused {

@@ -155,5 +155,6 @@ async fn an_unknown_peer_or_a_dead_address_fails_fast() {
     drop(listener);
     client.set_addr(6, &dead);
     let error = client.call(6, CallRequest::default(), TIMEOUT).await.unwrap_err();
-    assert!(matches!(error, TransportError::Unreachable { peer: 6, .. }), "{error:?}");
+    assert!(matches!(error, TransportError::NotConnected { peer: 6, .. }), "{error:?}");
+    assert!(error.certainly_not_applied(), "nothing was sent to a closed port");
 }
