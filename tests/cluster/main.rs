@@ -312,7 +312,7 @@ async fn wait_for_led_partitions(admin: &AdminClient, count: usize) -> serde_jso
 /// long that took and every request sent with whether it was acknowledged.
 async fn probe_until_accepted(url: &str) -> (Duration, Vec<(ExportTraceServiceRequest, bool)>) {
     let started = Instant::now();
-    let channel = Channel::from_shared(url.to_string()).unwrap().connect_lazy();
+    let channel = Channel::from_shared(url.to_string()).expect("valid url").connect_lazy();
     let mut client = TraceServiceClient::new(channel);
     let mut sent = Vec::new();
     for attempt in 0u64.. {
