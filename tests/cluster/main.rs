@@ -333,3 +333,43 @@ async fn probe_until_accepted(url: &str) -> (Duration, Vec<(ExportTraceServiceRe
     }
     unreachable!("the loop only ends by returning")
 }
+
+/// A fourth node joins through a seed; draining another node moves that node's replicas to
+/// it while ingest runs, and the new node serves every acknowledged span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fourth_node_receives_replicas_after_a_drain() {
+    let mut cluster = TestCluster::builder().nodes(3).build().await;
+    cluster.wait_for_replicated(3).await;
+    let urls = vec![cluster.node(0).otlp_grpc_url(), cluster.node(1).otlp_grpc_url()];
+    let load = Load::start(urls, 2, 5_000_000);
+    load.wait_for_progress(20, "ingest on three nodes").await;
+
+    let fourth = cluster.add_node().await;
+    let fourth_id = cluster.node(fourth).node().node_id();
+    let drained = cluster.node(2).node().node_id();
+    cluster.wait_for_view(0, "four members", |view| roles(view).len() == 4).await;
+    let (status, body) = cluster.node(0).admin().drain_node(drained).await;
+    assert_eq!(status, 200, "{body}");
+    cluster
+        .wait_for_view(0, "the drained node's replicas moved to the fourth node", |view| {
+            view["partitions"].as_array().is_some_and(|partitions| {
+                partitions.iter().all(|p| {
+                    let replicas: Vec<u64> = p["replicas"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(serde_json::Value::as_u64).collect())
+                        .unwrap_or_default();
+                    p["state"] == "active"
+                        && replicas.len() == 3
+                        && replicas.contains(&fourth_id)
+                        && !replicas.contains(&drained)
+                })
+            })
+        })
+        .await;
+    load.wait_for_progress(30, "ingest after the drain").await;
+    let oracle = load.stop().await;
+    let tempos: Vec<_> =
+        [0, 1, fourth].iter().map(|position| cluster.node(*position).tempo()).collect();
+    wait_for_converged(&tempos).await;
+    oracle.verify_exactly_once(&cluster.node(fourth).tempo()).await;
+}

@@ -271,6 +271,11 @@ impl Actor for PartitionLog {
         state: &mut PartitionLogState,
     ) -> Result<(), ActorProcessingErr> {
         state.args.leader_term.store(0, Ordering::Release);
+        // A retired replica's progress must not linger in /metrics.
+        let labels = PartitionLabels { partition: state.args.partition.to_string() };
+        state.args.metrics.partition_applied.remove(&labels);
+        state.args.metrics.partition_committed.remove(&labels);
+        state.args.metrics.partition_leader.remove(&labels);
         state.args.cluster.registry.unregister(GroupId::Partition(state.args.partition.0));
         if let Err(error) = state.raft.shutdown().await {
             warn!(partition = %state.args.partition, %error, "partition raft did not stop cleanly");
