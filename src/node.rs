@@ -37,6 +37,7 @@ use crate::actors::partition::log::PartitionCluster;
 use crate::actors::partition::manager::{self, LocalPartitions, ReplicaFactory};
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
+use crate::actors::query::remote::LiveReplicas;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
 use crate::actors::query::tag_request::TagRequestBounds;
 use crate::actors::query::tags::TagSearcher;
@@ -370,7 +371,7 @@ impl Node {
             web::Data::new(TagsState { searcher: tag_searcher, multitenancy, bounds: tag_bounds });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
-                local,
+                LiveReplicas::new(local, cluster.meta().clone(), cluster.peers().clone()),
                 blocks,
                 query_shard_pool,
                 usize::try_from(config.overrides.defaults.global.max_bytes_per_trace)

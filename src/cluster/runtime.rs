@@ -277,11 +277,18 @@ fn load_or_create_node_id(wal_root: &Path) -> Result<NodeId, ClusterError> {
     Ok(id)
 }
 
-/// Commits writes forwarded to this node in the replicas it leads (the node's actors).
+/// What other nodes ask of this node's partition replicas (the node's actors answer).
 #[async_trait]
 pub(crate) trait PartitionWrites: Send + Sync + 'static {
     /// Commits one encoded `TraceBatch` in `partition` if this node leads it.
     async fn append(&self, partition: u32, batch: bytes::Bytes) -> Result<u64, tonic::Status>;
+    /// Answers a call for one of this node's replicas (e.g. a live-store lookup).
+    async fn call(
+        &self,
+        method: &str,
+        partition: u32,
+        body: bytes::Bytes,
+    ) -> Result<bytes::Bytes, tonic::Status>;
 }
 
 type WritesSlot = Arc<std::sync::RwLock<Option<Arc<dyn PartitionWrites>>>>;
@@ -319,7 +326,15 @@ impl ClusterHandler for NodeHandler {
                     .map_err(|error| tonic::Status::internal(error.to_string()))?;
                 Ok(CallReply { body: body.into() })
             }
-            other => Err(tonic::Status::unimplemented(format!("unknown call method {other:?}"))),
+            method => {
+                let writes =
+                    self.writes.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                let Some(writes) = writes else {
+                    return Err(tonic::Status::unavailable("node is starting"));
+                };
+                let body = writes.call(method, request.partition, request.body).await?;
+                Ok(CallReply { body })
+            }
         }
     }
 }

@@ -373,3 +373,27 @@ async fn a_fourth_node_receives_replicas_after_a_drain() {
     wait_for_converged(&tempos).await;
     oracle.verify_exactly_once(&cluster.node(fourth).tempo()).await;
 }
+
+/// A node that holds no replica still takes writes (forwarded to the leaders) and answers
+/// trace lookups (asking replicas on other nodes for the live spans).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_replicas_forwards_writes_and_reads() {
+    let mut cluster = TestCluster::builder().nodes(3).build().await;
+    cluster.wait_for_replicated(3).await;
+    let fourth = cluster.add_node().await;
+    let fourth_id = cluster.node(fourth).node().node_id();
+    let view = cluster.wait_for_view(0, "four members", |view| roles(view).len() == 4).await;
+    let hosts_nothing = view["partitions"].as_array().is_some_and(|partitions| {
+        partitions.iter().all(|p| {
+            !p["replicas"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|n| n.as_u64() == Some(fourth_id)))
+        })
+    });
+    assert!(hosts_nothing, "RF 3 is met without the newcomer: {view:#}");
+    let load = Load::start(vec![cluster.node(fourth).otlp_grpc_url()], 2, 6_000_000);
+    load.wait_for_progress(20, "ingest through a node without replicas").await;
+    let oracle = load.stop().await;
+    cluster.wait_for_caught_up().await;
+    oracle.verify_exactly_once(&cluster.node(fourth).tempo()).await;
+}

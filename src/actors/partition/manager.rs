@@ -23,6 +23,7 @@ use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::log::AppendError;
 use crate::actors::partition::log::PartitionLogHandle;
 use crate::actors::partition::supervisor::PartitionArgs;
+use crate::actors::query::remote::{FIND_TRACE_METHOD, decode_lookup, encode_snapshot};
 use crate::cluster::meta_group::MetaGroup;
 use crate::cluster::partition_group::FlushedIndex;
 use crate::cluster::runtime::PartitionWrites;
@@ -193,6 +194,33 @@ impl PartitionWrites for LocalPartitions {
                 Err(not_leader(&partition.to_string(), leader))
             }
             Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        partition: u32,
+        body: bytes::Bytes,
+    ) -> Result<bytes::Bytes, tonic::Status> {
+        let partition = PartitionId(partition);
+        match method {
+            FIND_TRACE_METHOD => {
+                let (tenant, trace_id) =
+                    decode_lookup(&body).map_err(tonic::Status::invalid_argument)?;
+                let Some(local) = self.get(partition) else {
+                    return Err(tonic::Status::not_found(format!(
+                        "no replica of {partition} on this node"
+                    )));
+                };
+                let found = local
+                    .live_store
+                    .find_trace(tenant, trace_id)
+                    .await
+                    .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+                Ok(encode_snapshot(found))
+            }
+            other => Err(tonic::Status::unimplemented(format!("unknown call method {other:?}"))),
         }
     }
 }

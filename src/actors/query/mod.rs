@@ -16,6 +16,7 @@
 //! `tag_interims`.
 
 pub(crate) mod block_cache;
+pub(crate) mod remote;
 pub(crate) mod search;
 pub(crate) mod search_combiner;
 pub(crate) mod search_hits;
@@ -29,6 +30,8 @@ pub(crate) mod tags;
 pub(crate) mod tags_live;
 pub(crate) mod trace_merge;
 
+use remote::{LiveReplicas, LiveTarget};
+
 pub use search::{INTERIM_PERIOD, SearchRequest, Searcher};
 
 use std::sync::Arc;
@@ -40,7 +43,6 @@ use tracing::error;
 
 use crate::actors::call::CallError;
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
-use crate::actors::partition::manager::LocalPartitions;
 use crate::api::error_code::ErrorCode;
 use crate::model::ids::{TenantId, TraceId};
 use crate::storage::block::BlockMeta;
@@ -72,6 +74,12 @@ pub enum QueryError {
         /// The limit.
         after: std::time::Duration,
     },
+    /// No replica of a partition held elsewhere answered.
+    #[error("a partition could not be read: {reason}")]
+    Unavailable {
+        /// Which partition and why.
+        reason: String,
+    },
 }
 
 impl QueryError {
@@ -82,6 +90,7 @@ impl QueryError {
             QueryError::Corrupt { .. } => ErrorCode::Internal,
             QueryError::Query { .. } => ErrorCode::BadRequest,
             QueryError::Timeout { .. } => ErrorCode::Timeout,
+            QueryError::Unavailable { .. } => ErrorCode::Unavailable,
         }
     }
 
@@ -136,7 +145,7 @@ pub struct FoundTrace {
 /// Looks traces up by id across the node's partitions and blocks.
 #[derive(Clone)]
 pub struct TraceByIdQuerier {
-    live_stores: LocalPartitions,
+    live_stores: LiveReplicas,
     blocks: Arc<dyn BlockList>,
     shards: QueryShardPool,
     max_bytes_per_trace: usize,
@@ -145,7 +154,7 @@ pub struct TraceByIdQuerier {
 
 impl TraceByIdQuerier {
     pub(crate) fn new(
-        live_stores: LocalPartitions,
+        live_stores: LiveReplicas,
         blocks: Arc<dyn BlockList>,
         shards: QueryShardPool,
         max_bytes_per_trace: usize,
@@ -162,9 +171,20 @@ impl TraceByIdQuerier {
         trace_id: TraceId,
         range: Option<TimeRange>,
     ) -> Result<FoundTrace, QueryError> {
-        let live_stores = self.live_stores.live_stores();
+        let targets = self.live_stores.targets();
+        let replicas = &self.live_stores;
         let lookups = tenants.iter().flat_map(|tenant| {
-            live_stores.iter().map(move |store| store.find_trace(tenant.clone(), trace_id))
+            targets.iter().map(move |target| async move {
+                match target {
+                    LiveTarget::Local(store) => {
+                        store.find_trace(tenant.clone(), trace_id).await.map_err(QueryError::from)
+                    }
+                    LiveTarget::Remote { partition, nodes } => replicas
+                        .find_remote(*partition, nodes, tenant, trace_id)
+                        .await
+                        .map_err(|reason| QueryError::Unavailable { reason }),
+                }
+            })
         });
         let candidates: Vec<Arc<BlockMeta>> = tenants
             .iter()
