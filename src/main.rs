@@ -98,6 +98,10 @@ enum BenchCommand {
         /// HTTP/2 connections.
         #[arg(long, default_value_t = 4)]
         connections: usize,
+        /// Nodes (processes on this machine) forming one cluster; the replication factor is
+        /// min(3, nodes). Connections are spread over the nodes.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
         #[command(flatten)]
         shape: LoadShape,
     },
@@ -287,11 +291,12 @@ fn run_bench(bench: &BenchCommand) -> ExitCode {
         }
     };
     let table = match bench {
-        BenchCommand::Ingest { seconds, concurrency, connections, shape } => {
+        BenchCommand::Ingest { seconds, concurrency, connections, nodes, shape } => {
             let options = IngestBenchOptions {
                 duration: std::time::Duration::from_secs(*seconds),
                 concurrency: *concurrency,
                 connections: *connections,
+                nodes: *nodes,
                 spans_per_request: shape.spans_per_request,
                 spans_per_trace: shape.spans_per_trace,
                 partitions: shape.partitions,

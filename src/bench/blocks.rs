@@ -154,6 +154,7 @@ async fn measure(
         duration: Duration::ZERO,
         concurrency: options.concurrency,
         connections: 4,
+        nodes: 1,
         spans_per_request: options.spans_per_request,
         spans_per_trace: options.spans_per_trace,
         partitions: options.partitions,

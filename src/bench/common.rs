@@ -146,10 +146,42 @@ impl BenchNode {
         recent_window: &str,
         extra_yaml: &str,
     ) -> Result<BenchNode, BenchError> {
+        let blocks = data.join("blocks");
+        BenchNode::launch(binary, data, &blocks, partitions, recent_window, 0, extra_yaml).await
+    }
+
+    /// A node of a cluster: its cluster service on `cluster_port`, blocks in the shared
+    /// `blocks` directory, `cluster_yaml` its `cluster:` section.
+    pub(super) async fn start_clustered(
+        binary: &Path,
+        data: &Path,
+        blocks: &Path,
+        partitions: u32,
+        cluster_port: u16,
+        cluster_yaml: &str,
+    ) -> Result<BenchNode, BenchError> {
+        BenchNode::launch(binary, data, blocks, partitions, "30s", cluster_port, cluster_yaml).await
+    }
+
+    /// `GET /api/admin/cluster` with the admin token, as JSON.
+    pub(super) async fn admin_cluster(&self, token: &str) -> Option<serde_json::Value> {
+        let body = http_get_with(self.http, "/api/admin/cluster", Some(token)).await?;
+        serde_json::from_str(&body).ok()
+    }
+
+    async fn launch(
+        binary: &Path,
+        data: &Path,
+        blocks: &Path,
+        partitions: u32,
+        recent_window: &str,
+        cluster_port: u16,
+        extra_yaml: &str,
+    ) -> Result<BenchNode, BenchError> {
         let http = free_loopback_addr()?;
         let otlp_grpc = free_loopback_addr()?;
         let config = format!(
-            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_port: 0\n  log_level: warn\n\
+            "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_port: {cluster_port}\n  log_level: warn\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          enabled: false\n\
              partitions:\n  count: {partitions}\n\
              storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n\
@@ -157,7 +189,7 @@ impl BenchNode {
              overrides:\n  defaults:\n    ingestion:\n      max_traces_per_user: 100000000\n{extra_yaml}",
             http.port(),
             data.join("wal").display(),
-            data.join("blocks").display()
+            blocks.display()
         );
         let config_path = data.join("spanlake.yaml");
         std::fs::write(&config_path, config)
@@ -248,11 +280,34 @@ pub(super) async fn http_get_response(
     path: &str,
     accept: &str,
 ) -> Result<(u16, Vec<u8>), String> {
+    http_request(addr, path, accept, "").await
+}
+
+/// [`http_get`] with a bearer token.
+pub(super) async fn http_get_with(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Option<String> {
+    let header =
+        token.map(|token| format!("Authorization: Bearer {token}\r\n")).unwrap_or_default();
+    let (status, body) = http_request(addr, path, "*/*", &header).await.ok()?;
+    (status == 200).then_some(body).and_then(|body| String::from_utf8(body).ok())
+}
+
+/// A minimal HTTP/1.0 GET with extra header lines (each ending in CRLF).
+async fn http_request(
+    addr: std::net::SocketAddr,
+    path: &str,
+    accept: &str,
+    headers: &str,
+) -> Result<(u16, Vec<u8>), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|error| format!("cannot connect to {addr}: {error}"))?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n{headers}\r\n");
     stream.write_all(request.as_bytes()).await.map_err(|error| error.to_string())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.map_err(|error| error.to_string())?;

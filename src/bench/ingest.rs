@@ -39,6 +39,8 @@ pub struct IngestBenchOptions {
     pub concurrency: usize,
     /// HTTP/2 connections they share.
     pub connections: usize,
+    /// Nodes forming the cluster under test (replication factor min(3, nodes)).
+    pub nodes: usize,
     /// Spans per request.
     pub spans_per_request: usize,
     /// Spans per trace.
@@ -83,6 +85,10 @@ impl IngestBenchReport {
                 format!("{} / {}", options.spans_per_request, options.spans_per_trace),
             ),
             ("partitions", options.partitions.to_string()),
+            (
+                "nodes / replication factor",
+                format!("{} / {}", options.nodes.max(1), options.nodes.clamp(1, 3)),
+            ),
             ("requests acknowledged", self.requests.to_string()),
             ("spans acknowledged", self.spans.to_string()),
             ("spans/s", format!("{:.0}", self.spans as f64 / seconds)),
@@ -115,23 +121,86 @@ pub async fn run_ingest_bench(
     options: &IngestBenchOptions,
 ) -> Result<IngestBenchReport, BenchError> {
     let data = tempdir()?;
-    let mut node =
-        BenchNode::start(&options.node_binary, &data, options.partitions, "30s", "").await?;
-    let report = load(options, &node).await;
-    let metrics = node.metrics().await;
-    let node_peak_rss = node.peak_rss();
-    node.stop();
+    let mut nodes = start_nodes(options, &data).await?;
+    let report = load(options, &nodes).await;
+    let mut fsyncs: Option<(f64, f64)> = None;
+    let mut node_peak_rss = None;
+    for node in &mut nodes {
+        if let Some((count, requests)) = node.metrics().await.as_deref().and_then(fsync_figures) {
+            let (total_count, total_requests) = fsyncs.unwrap_or((0.0, 0.0));
+            fsyncs = Some((total_count + count, total_requests + requests));
+        }
+        node_peak_rss = node_peak_rss.max(node.peak_rss());
+        node.stop();
+    }
     let _ = std::fs::remove_dir_all(&data);
     let mut report = report?;
     report.node_peak_rss = node_peak_rss;
-    report.fsyncs = metrics.as_deref().and_then(fsync_figures);
+    report.fsyncs = fsyncs;
     Ok(report)
+}
+
+/// Starts the node, or a cluster of `options.nodes` processes joined through the first one,
+/// and waits until every partition is replicated and led.
+async fn start_nodes(
+    options: &IngestBenchOptions,
+    data: &std::path::Path,
+) -> Result<Vec<BenchNode>, BenchError> {
+    if options.nodes <= 1 {
+        let node =
+            BenchNode::start(&options.node_binary, data, options.partitions, "30s", "").await?;
+        return Ok(vec![node]);
+    }
+    let token = "bench-admin-token";
+    let blocks = data.join("blocks");
+    let mut nodes: Vec<BenchNode> = Vec::new();
+    let mut seed = None;
+    for position in 0..options.nodes {
+        let node_data = data.join(format!("node{position}"));
+        std::fs::create_dir_all(&node_data)
+            .map_err(|error| BenchError::Setup(error.to_string()))?;
+        let cluster_port = crate::bench::common::free_loopback_addr()?.port();
+        let seeds = seed.as_ref().map(|seed| format!("  seeds: [{seed}]\n")).unwrap_or_default();
+        let cluster = format!("cluster:\n  secret: bench-secret\n  admin_token: {token}\n{seeds}");
+        let node = BenchNode::start_clustered(
+            &options.node_binary,
+            &node_data,
+            &blocks,
+            options.partitions,
+            cluster_port,
+            &cluster,
+        )
+        .await?;
+        seed.get_or_insert(format!("127.0.0.1:{cluster_port}"));
+        nodes.push(node);
+    }
+    let replicas = options.nodes.min(3);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(view) = nodes[0].admin_cluster(token).await
+            && let Some(partitions) = view["partitions"].as_array()
+            && partitions.len() == options.partitions as usize
+            && partitions.iter().all(|p| {
+                p["state"] == "active"
+                    && !p["leader"].is_null()
+                    && p["replicas"].as_array().map(Vec::len) == Some(replicas)
+            })
+        {
+            return Ok(nodes);
+        }
+        if Instant::now() > deadline {
+            return Err(BenchError::Setup(
+                "the cluster did not replicate its partitions within 120 s".to_string(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Drives the node for `options.duration` and measures.
 async fn load(
     options: &IngestBenchOptions,
-    node: &BenchNode,
+    nodes: &[BenchNode],
 ) -> Result<IngestBenchReport, BenchError> {
     let payloads: Arc<Vec<Bytes>> = Arc::new(
         (0..PAYLOAD_POOL)
@@ -139,8 +208,8 @@ async fn load(
             .collect(),
     );
     let mut channels = Vec::new();
-    for _ in 0..options.connections.max(1) {
-        channels.push(connect_otlp(node).await?);
+    for connection in 0..options.connections.max(1) {
+        channels.push(connect_otlp(&nodes[connection % nodes.len()]).await?);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged_spans = Arc::new(AtomicU64::new(0));
@@ -363,6 +432,7 @@ mod tests {
             duration: Duration::from_secs(1),
             concurrency: 1,
             connections: 1,
+            nodes: 1,
             spans_per_request: 100,
             spans_per_trace: 10,
             partitions: 4,
