@@ -1,13 +1,17 @@
 //! spanlake: a distributed-tracing database that speaks Tempo's API.
 //!
 //! ```text
-//!  receivers ──► distributor ──► partition p (durable log: WAL, group commit)
-//!  (OTLP gRPC/     validate,        │ committed entries
-//!   HTTP)          limit, shard     ├──► live-store p (recent traces, in memory, queryable)
-//!                  by trace ID      └──► block-builder p (Parquet blocks ──► object store,
-//!                                                          then the log is purged)
+//!  receivers ──► distributor ──► partition p's Raft leader (here or forwarded; the log is
+//!  (OTLP gRPC/     validate,        │ the WAL, committed on a quorum of replicas)
+//!   HTTP)          limit, shard     │ committed entries, on every replica
+//!                  by trace ID      ├──► live-store p (recent traces, in memory, queryable)
+//!                                   └──► block-builder p (leader only: Parquet blocks ──►
+//!                                        object store, registered in the meta group, then
+//!                                        the log is purged)
+//!  meta Raft group (every node): members, partition table, block list; admin API drives it
 //!
-//!  Grafana ──► query API (:3200) ──► trace by id: live-stores + blocks via query shards
+//!  Grafana ──► query API (:3200) ──► trace by id: one replica per partition (local or on
+//!                                    another node) + blocks via query shards
 //!                                    (bloom → index → one row range), merged, de-duplicated
 //! ```
 //!
@@ -22,8 +26,10 @@
 //! - [`storage`]: the write-ahead log (`wal/`), the Parquet block format (`block/`), the
 //!   block list, and the object store of blocks ([`storage::object_store`]: backends, error
 //!   kinds, retries).
-//! - `cluster`: the Raft-coordinated cluster (meta group, partition groups, transport).
-//! - [`proto`]: generated `tempopb` types.
+//! - `cluster`: the Raft-coordinated cluster: the transport (`proto/spanlake/cluster.proto`),
+//!   the meta group (state machine in `meta/`, run time in `meta_group/`), the partition
+//!   groups' log store (the WAL) and state machine, the node's join and reconciler.
+//! - [`proto`]: generated `tempopb` and cluster types.
 //! - [`bench`](mod@bench): `spanlake bench …`: ingest, blocks, search and TraceQL
 //!   front-end benchmarks.
 //! - [`traceql`]: the query language: lexer, parser, syntax tree, validation, conformance
@@ -34,7 +40,6 @@
 pub mod actors;
 pub mod api;
 pub mod bench;
-#[allow(dead_code, unused_imports)] // being wired into the node by the Cluster issue's commits
 pub(crate) mod cluster;
 pub mod config;
 pub mod model;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use openraft::ChangeMembers;
 use tracing::{debug, info, warn};
 
-use crate::cluster::meta::{MetaResponse, reconcile};
+use crate::cluster::meta::reconcile;
 use crate::cluster::meta_group::MetaGroup;
 use crate::cluster::types::NodeId;
 
@@ -36,8 +36,8 @@ pub(crate) async fn run(meta: MetaGroup) {
         let state = meta.view().state.clone();
         for command in reconcile(&state) {
             match meta.propose(command.clone()).await {
-                Ok(MetaResponse::Refused { reason, .. }) => {
-                    warn!(%command, %reason, "reconciler proposal refused");
+                Ok(answer) if answer.is_refused() => {
+                    warn!(%command, ?answer, "reconciler proposal refused");
                 }
                 Ok(_) => info!(%command, "reconciler applied"),
                 Err(error) => {

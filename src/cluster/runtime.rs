@@ -13,7 +13,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,7 +51,6 @@ pub(crate) struct ClusterRuntime {
     peers: Peers,
     registry: RaftRegistry,
     router: RaftRouter,
-    addr: SocketAddr,
     server_shutdown: Option<oneshot::Sender<()>>,
     reconciler: tokio::task::JoinHandle<()>,
     address_book: tokio::task::JoinHandle<()>,
@@ -154,7 +153,6 @@ impl ClusterRuntime {
             peers,
             registry,
             router,
-            addr,
             server_shutdown: Some(server_shutdown),
             reconciler,
             address_book,
@@ -185,11 +183,6 @@ impl ClusterRuntime {
     /// Sends Raft RPCs for this node's groups.
     pub(crate) fn router(&self) -> &RaftRouter {
         &self.router
-    }
-
-    /// Where the cluster service listens.
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// Stops the reconciler, the meta group and the cluster service.

@@ -32,20 +32,19 @@ mod refusal;
 mod snapshot;
 mod state;
 
-#[allow(unused_imports, reason = "the API the cluster wiring (next commits) uses")]
+#[cfg(test)]
+pub use self::{apply::MAX_PARTITIONS_PER_REQUEST, state::FlushIntent};
 pub use self::{
-    apply::MAX_PARTITIONS_PER_REQUEST,
     command::{MetaCommand, MetaResponse, NodeInfo, RefusalKind},
-    placement::place,
     reconcile::reconcile,
-    refusal::Refusal,
-    snapshot::{MetaError, SNAPSHOT_VERSION},
-    state::{FlushIntent, Member, MemberState, MetaState, PartitionEntry, PartitionState},
+    state::{Member, MemberState, MetaState, PartitionEntry, PartitionState},
 };
 
 /// How many `AddPartitions` request ids the state remembers for retries.
 pub const RECENT_REQUESTS: usize = 1000;
 
+#[cfg(test)]
+pub use self::placement::place;
 #[cfg(test)]
 mod test_support;
 

@@ -49,6 +49,7 @@ impl Loads {
     }
 }
 
+#[cfg(test)]
 /// Picks up to `count` distinct active members for a partition, never one in `exclude`;
 /// the zones of `exclude` count as taken (pass the replicas a partition keeps). Fewer than
 /// `count` when not enough active members remain. The order is the preference: nodes that

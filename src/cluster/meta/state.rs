@@ -10,7 +10,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::types::NodeId;
-use crate::model::ids::{LogIndex, PartitionId, TenantId};
+#[cfg(test)]
+use crate::model::ids::LogIndex;
+use crate::model::ids::PartitionId;
+use crate::model::ids::TenantId;
 use crate::storage::block::{BlockId, BlockMeta};
 
 /// Whether a member takes new replicas.
@@ -148,6 +151,7 @@ impl Default for MetaState {
 
 impl MetaState {
     /// An empty, not yet bootstrapped cluster.
+    #[cfg(test)]
     pub fn new() -> MetaState {
         MetaState::default()
     }
@@ -208,6 +212,7 @@ impl MetaState {
         self.partitions.get(&id)
     }
 
+    #[cfg(test)]
     /// The id the next new partition gets.
     pub fn next_partition(&self) -> PartitionId {
         PartitionId(self.next_partition)
@@ -237,11 +242,13 @@ impl MetaState {
         self.blocks.get(tenant.as_str()).map(|blocks| blocks.values().collect()).unwrap_or_default()
     }
 
+    #[cfg(test)]
     /// Tenants with at least one block.
     pub fn tenants_with_blocks(&self) -> impl Iterator<Item = &str> {
         self.blocks.keys().map(String::as_str)
     }
 
+    #[cfg(test)]
     /// The last log index of a block cut from `partition`'s log (compaction level 0) whose
     /// range starts at `first_index`, over every tenant: after a crash the builder redoes
     /// exactly that range (the `BlockList` contract).
@@ -262,6 +269,7 @@ impl MetaState {
             .max()
     }
 
+    #[cfg(test)]
     /// A tenant's overrides document.
     pub fn overrides_of(&self, tenant: &str) -> Option<&serde_json::Value> {
         self.overrides.get(tenant)

@@ -17,7 +17,6 @@ use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, StoredMembership};
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::info;
 
@@ -33,17 +32,37 @@ const SNAPSHOT_FILE: &str = "snapshot";
 pub(crate) struct MetaView {
     /// The cluster metadata.
     pub state: MetaState,
-    /// Index of the last applied entry (0 before any).
-    pub applied: u64,
-    /// The group's membership as of that entry.
-    pub membership: StoredMembershipOf<MetaRaftConfig>,
 }
 
-/// The snapshot as stored: its openraft meta, then the state.
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMetaOf<MetaRaftConfig>,
-    state: MetaState,
+/// The snapshot file: `len u32 LE | openraft meta (JSON) | MetaState::to_snapshot()`.
+fn encode_stored(meta: &SnapshotMetaOf<MetaRaftConfig>, data: &[u8]) -> io::Result<Vec<u8>> {
+    let meta = serde_json::to_vec(meta).map_err(io::Error::other)?;
+    let length = u32::try_from(meta.len()).map_err(io::Error::other)?;
+    let mut stored = Vec::with_capacity(4 + meta.len() + data.len());
+    stored.extend_from_slice(&length.to_le_bytes());
+    stored.extend_from_slice(&meta);
+    stored.extend_from_slice(data);
+    Ok(stored)
+}
+
+/// Reads what [`encode_stored`] wrote: the meta, and the state's snapshot bytes.
+fn decode_stored(stored: &[u8]) -> io::Result<(SnapshotMetaOf<MetaRaftConfig>, Vec<u8>)> {
+    let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidData, reason);
+    let length = stored
+        .get(..4)
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| invalid("meta snapshot file is cut short".to_string()))?;
+    let end = 4 + length as usize;
+    let meta_bytes =
+        stored.get(4..end).ok_or_else(|| invalid("meta snapshot file is cut short".to_string()))?;
+    let meta = serde_json::from_slice(meta_bytes).map_err(|error| invalid(error.to_string()))?;
+    Ok((meta, stored[end..].to_vec()))
+}
+
+fn state_from(data: &[u8]) -> io::Result<MetaState> {
+    MetaState::from_snapshot(data)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
 }
 
 /// The meta group's state machine.
@@ -75,14 +94,13 @@ impl MetaStateMachine {
             current: None,
             publish: watch::channel(Arc::new(MetaView::default())).0,
         };
-        if let Some(bytes) = stored {
-            let snapshot: StoredSnapshot = serde_json::from_slice(&bytes)
-                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-            info!(last = ?snapshot.meta.last_log_id, "meta snapshot loaded");
-            machine.applied = snapshot.meta.last_log_id;
-            machine.membership = snapshot.meta.last_membership.clone();
-            machine.state = snapshot.state;
-            machine.current = Some((snapshot.meta, bytes));
+        if let Some(stored) = stored {
+            let (meta, data) = decode_stored(&stored)?;
+            info!(last = ?meta.last_log_id, "meta snapshot loaded");
+            machine.applied = meta.last_log_id;
+            machine.membership = meta.last_membership.clone();
+            machine.state = state_from(&data)?;
+            machine.current = Some((meta, data));
         }
         let receiver = machine.publish.subscribe();
         machine.publish_view();
@@ -90,30 +108,18 @@ impl MetaStateMachine {
     }
 
     fn publish_view(&self) {
-        let view = MetaView {
-            state: self.state.clone(),
-            applied: self.applied.map_or(0, |log_id| log_id.index),
-            membership: self.membership.clone(),
-        };
+        let view = MetaView { state: self.state.clone() };
         self.publish.send_replace(Arc::new(view));
     }
 
     /// Writes the snapshot file durably.
-    async fn persist(&self, bytes: Vec<u8>) -> io::Result<()> {
+    async fn persist(&self, meta: &SnapshotMetaOf<MetaRaftConfig>, data: &[u8]) -> io::Result<()> {
+        let bytes = encode_stored(meta, data)?;
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &bytes))
             .await
             .map_err(io::Error::other)?
             .map_err(io::Error::other)
-    }
-
-    fn snapshot_bytes(&self, meta: &SnapshotMetaOf<MetaRaftConfig>) -> io::Result<Vec<u8>> {
-        #[derive(Serialize)]
-        struct Borrowed<'a> {
-            meta: &'a SnapshotMetaOf<MetaRaftConfig>,
-            state: &'a MetaState,
-        }
-        serde_json::to_vec(&Borrowed { meta, state: &self.state }).map_err(io::Error::other)
     }
 }
 
@@ -130,7 +136,7 @@ impl RaftSnapshotBuilder<MetaRaftConfig> for MetaSnapshotBuilder {
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<MetaRaftConfig, Vec<u8>>> {
         let bytes = std::mem::replace(&mut self.bytes, Ok(Vec::new()))?;
         let dir = self.dir.clone();
-        let stored = bytes.clone();
+        let stored = encode_stored(&self.meta, &bytes)?;
         tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &stored))
             .await
             .map_err(io::Error::other)?
@@ -177,7 +183,7 @@ impl RaftStateMachine<MetaRaftConfig> for MetaStateMachine {
             last_log_id: self.applied,
             last_membership: self.membership.clone(),
         };
-        let bytes = self.snapshot_bytes(&meta);
+        let bytes = self.state.to_snapshot().map_err(io::Error::other);
         if let Ok(bytes) = &bytes {
             self.current = Some((meta.clone(), bytes.clone()));
         }
@@ -189,12 +195,11 @@ impl RaftStateMachine<MetaRaftConfig> for MetaStateMachine {
         meta: &SnapshotMetaOf<MetaRaftConfig>,
         snapshot: Vec<u8>,
     ) -> io::Result<()> {
-        let stored: StoredSnapshot = serde_json::from_slice(&snapshot)
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-        self.persist(snapshot.clone()).await?;
+        let state = state_from(&snapshot)?;
+        self.persist(meta, &snapshot).await?;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.state = stored.state;
+        self.state = state;
         self.current = Some((meta.clone(), snapshot));
         info!(last = ?meta.last_log_id, "meta snapshot installed");
         self.publish_view();

@@ -58,12 +58,8 @@ impl Peers {
         })
     }
 
-    /// This node's id.
-    pub fn me(&self) -> NodeId {
-        self.inner.me
-    }
-
     /// This node's injected faults.
+    #[cfg(test)]
     pub fn faults(&self) -> &Arc<NetFaults> {
         &self.inner.faults
     }

@@ -26,7 +26,7 @@ use thiserror::Error;
 
 pub use client::Peers;
 pub use faults::NetFaults;
-pub use raft_wire::{GroupId, RaftEndpoint, RaftRegistry, RaftRouter};
+pub use raft_wire::{GroupId, RaftRegistry, RaftRouter};
 pub use server::{ClusterHandler, ClusterService};
 
 use crate::cluster::types::NodeId;
