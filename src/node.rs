@@ -371,7 +371,7 @@ impl Node {
             web::Data::new(TagsState { searcher: tag_searcher, multitenancy, bounds: tag_bounds });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
-                LiveReplicas::new(local, cluster.meta().clone(), cluster.peers().clone()),
+                LiveReplicas::new(local.clone(), cluster.meta().clone(), cluster.peers().clone()),
                 blocks,
                 query_shard_pool,
                 usize::try_from(config.overrides.defaults.global.max_bytes_per_trace)
@@ -382,6 +382,8 @@ impl Node {
         });
         let admin_state = web::Data::new(AdminState {
             meta: cluster.meta().clone(),
+            local: local.clone(),
+            peers: cluster.peers().clone(),
             token: config.cluster.admin_token.clone(),
         });
         let status_state = web::Data::new(StatusState {

@@ -21,18 +21,27 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use bytes::Bytes;
+
+use crate::actors::partition::manager::{LAG_METHOD, LocalPartitions};
 use crate::api::error_code::{ApiError, ErrorCode};
 use crate::cluster::meta::{
     Member, MemberState, MetaCommand, MetaResponse, PartitionEntry, PartitionState,
 };
 use crate::cluster::meta_group::{MetaGroup, now_ms};
+use crate::cluster::transport::Peers;
 use crate::cluster::types::NodeId;
 use crate::model::ids::PartitionId;
+use crate::proto::cluster::CallRequest;
 
 /// What the admin routes need.
 pub(crate) struct AdminState {
     /// The meta group of this node.
     pub meta: MetaGroup,
+    /// This node's partition replicas (for the leaders' replication lag).
+    pub local: LocalPartitions,
+    /// Calls to other nodes (the leaders of partitions led elsewhere).
+    pub peers: Peers,
     /// The bearer token; empty refuses everything.
     pub token: String,
 }
@@ -112,6 +121,9 @@ pub struct PartitionView {
     pub committed: u64,
     /// Last log index in registered blocks.
     pub flushed: u64,
+    /// Entries each replica is behind its leader, as the leader sees it (`None` when the
+    /// leader did not answer).
+    pub replication_lag: Option<BTreeMap<NodeId, u64>>,
 }
 
 /// `GET /api/admin/cluster`.
@@ -176,17 +188,23 @@ async fn cluster(request: HttpRequest, state: web::Data<AdminState>) -> HttpResp
             meta_lag: matched.get(&member.id).map(|matched| last.saturating_sub(*matched)),
         })
         .collect();
+    let lags = futures::future::join_all(
+        view.state.partitions().values().map(|entry| replication_lag(&state, entry)),
+    )
+    .await;
     let partitions = view
         .state
         .partitions()
         .values()
-        .map(|entry: &PartitionEntry| PartitionView {
+        .zip(lags)
+        .map(|(entry, replication_lag): (&PartitionEntry, _)| PartitionView {
             id: entry.id.0,
             state: entry.state,
             replicas: entry.replicas.clone(),
             leader: entry.leader_hint,
             committed: entry.committed,
             flushed: entry.flushed,
+            replication_lag,
         })
         .collect();
     HttpResponse::Ok().json(ClusterView {
@@ -198,6 +216,25 @@ async fn cluster(request: HttpRequest, state: web::Data<AdminState>) -> HttpResp
         partitions,
     })
 }
+
+/// How far behind each replica of a partition is, asked of its leader (here or elsewhere).
+async fn replication_lag(
+    state: &AdminState,
+    entry: &PartitionEntry,
+) -> Option<BTreeMap<NodeId, u64>> {
+    let leader = entry.leader_hint?;
+    if leader == state.meta.me().id {
+        let local = state.local.get(entry.id)?;
+        return local.log.lag(LAG_TIMEOUT).await.ok().flatten();
+    }
+    let request =
+        CallRequest { method: LAG_METHOD.to_string(), partition: entry.id.0, body: Bytes::new() };
+    let reply = state.peers.call(leader, request, LAG_TIMEOUT).await.ok()?;
+    serde_json::from_slice::<Option<BTreeMap<NodeId, u64>>>(&reply.body).ok().flatten()
+}
+
+/// How long the cluster view waits for a leader's replication figures.
+const LAG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Body of `POST /api/admin/partitions`.
 #[derive(Debug, Deserialize)]

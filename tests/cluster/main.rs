@@ -33,7 +33,11 @@ async fn three_nodes_join_through_seeds() {
                 && leaders == 1
                 && voters == 2
                 && partitions.len() == 4
-                && partitions.iter().all(|p| p["replicas"].as_array().map(Vec::len) == Some(3))
+                && partitions.iter().all(|p| {
+                    p["replicas"].as_array().map(Vec::len) == Some(3)
+                        // The leader reports how far behind each replica is.
+                        && p["replication_lag"].as_object().is_some_and(|lag| lag.len() >= 2)
+                })
         })
         .await;
     let mut listed: Vec<u64> = roles(&view).into_iter().map(|(id, _)| id).collect();

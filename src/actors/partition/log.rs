@@ -129,6 +129,8 @@ pub(crate) enum PartitionLogMsg {
     GetCommitted { reply: RpcReplyPort<LogIndex> },
     /// Whether this replica leads, and the leader it knows.
     GetLeader { reply: RpcReplyPort<Option<NodeId>> },
+    /// While leading: how many entries each replica is behind (`None` on a follower).
+    GetLag { reply: RpcReplyPort<Option<BTreeMap<NodeId, u64>>> },
     /// Everything up to the index is in registered blocks: snapshot there, purge the log.
     Flushed(LogIndex),
     /// Leader duties (sent by a timer).
@@ -306,6 +308,20 @@ impl Actor for PartitionLog {
             }
             PartitionLogMsg::GetLeader { reply } => {
                 let _ = reply.send(state.raft.metrics().borrow_watched().current_leader);
+            }
+            PartitionLogMsg::GetLag { reply } => {
+                let metrics = state.raft.metrics().borrow_watched().clone();
+                let last = metrics.last_log_index.unwrap_or(0);
+                let lag = metrics.replication.as_ref().map(|replication| {
+                    replication
+                        .iter()
+                        .map(|(node, matched)| {
+                            let matched = matched.as_ref().map_or(0, |log_id| log_id.index);
+                            (*node, last.saturating_sub(matched))
+                        })
+                        .collect()
+                });
+                let _ = reply.send(lag);
             }
             PartitionLogMsg::Flushed(index) => {
                 if index.0 > state.args.flushed.load(Ordering::Acquire) {
@@ -529,6 +545,11 @@ impl PartitionLogHandle {
     /// The leader this replica knows.
     pub async fn leader(&self, timeout: Duration) -> Result<Option<NodeId>, CallError> {
         self.slot.call(|reply| PartitionLogMsg::GetLeader { reply }, timeout).await
+    }
+
+    /// While this replica leads: entries each replica is behind.
+    pub async fn lag(&self, timeout: Duration) -> Result<Option<BTreeMap<NodeId, u64>>, CallError> {
+        self.slot.call(|reply| PartitionLogMsg::GetLag { reply }, timeout).await
     }
 
     /// Commits one encoded `TraceBatch` through this replica (it must lead).

@@ -33,6 +33,10 @@ use crate::model::ids::{LogIndex, PartitionId};
 /// How long a replica the meta group no longer lists keeps running (its group may still need
 /// it until the leader has moved the replica set).
 const RETIRE_AFTER: Duration = Duration::from_secs(10);
+/// The `Call` method asking a partition's leader how far behind each replica is (JSON map
+/// node id → entries, or `null` when the replica does not lead).
+pub(crate) const LAG_METHOD: &str = "partition.lag";
+
 /// How long a write forwarded to this node may take to commit.
 const FORWARDED_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the manager looks even without a metadata change.
@@ -219,6 +223,21 @@ impl PartitionWrites for LocalPartitions {
                     .await
                     .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
                 Ok(encode_snapshot(found))
+            }
+            LAG_METHOD => {
+                let Some(local) = self.get(partition) else {
+                    return Err(tonic::Status::not_found(format!(
+                        "no replica of {partition} on this node"
+                    )));
+                };
+                let lag = local
+                    .log
+                    .lag(Duration::from_secs(2))
+                    .await
+                    .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+                let body = serde_json::to_vec(&lag)
+                    .map_err(|error| tonic::Status::internal(error.to_string()))?;
+                Ok(bytes::Bytes::from(body))
             }
             other => Err(tonic::Status::unimplemented(format!("unknown call method {other:?}"))),
         }
