@@ -26,7 +26,7 @@ use crate::cluster::meta::{MetaCommand, NodeInfo};
 use crate::cluster::meta_group::{MetaGroup, PROPOSE_METHOD};
 use crate::cluster::reconciler;
 use crate::cluster::transport::{
-    ClusterHandler, ClusterService, NetFaults, Peers, RaftRegistry, RaftRouter,
+    ClusterHandler, ClusterService, ClusterTls, NetFaults, Peers, RaftRegistry, RaftRouter,
 };
 use crate::cluster::types::NodeId;
 use crate::config::Config;
@@ -83,7 +83,8 @@ impl ClusterRuntime {
             .unwrap_or(usize::MAX)
             .saturating_mul(2)
             .max(64 << 20);
-        let peers = Peers::new(id, &cluster.secret, faults.clone(), max_message)?;
+        let tls = ClusterTls::load(&cluster.tls)?;
+        let peers = Peers::new(id, &cluster.secret, faults.clone(), max_message, tls.clone())?;
         peers.set_addr(id, &me.cluster_addr);
         let registry = RaftRegistry::default();
         let router = RaftRouter::new(peers.clone());
@@ -93,8 +94,16 @@ impl ClusterRuntime {
             .max_decoding_message_size(max_message)
             .max_encoding_message_size(max_message);
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &tls {
+            builder = builder.tls_config(tls.server()).map_err(|error| {
+                ClusterError::Transport(crate::cluster::transport::TransportError::Tls {
+                    reason: error.to_string(),
+                })
+            })?;
+        }
         tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = builder
                 .add_service(server)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = shutdown.await;

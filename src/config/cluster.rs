@@ -46,6 +46,28 @@ pub struct ClusterConfig {
     pub election_timeout: HumanDuration,
     /// Deadline of one call to another node. Default `5s`.
     pub rpc_timeout: HumanDuration,
+    /// TLS between nodes (mutual: each node presents its certificate, signed by `ca_file`).
+    /// Empty (the default): plaintext, guarded by the shared secret only.
+    pub tls: ClusterTlsConfig,
+}
+
+/// `cluster.tls`: PEM files; either all three or none.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterTlsConfig {
+    /// This node's certificate (its names must cover the host of `advertise_address`).
+    pub cert_file: String,
+    /// This node's private key.
+    pub key_file: String,
+    /// The certificate authority that signed every node's certificate.
+    pub ca_file: String,
+}
+
+impl ClusterTlsConfig {
+    /// Whether TLS is configured.
+    pub fn enabled(&self) -> bool {
+        !(self.cert_file.is_empty() && self.key_file.is_empty() && self.ca_file.is_empty())
+    }
 }
 
 impl Default for ClusterConfig {
@@ -62,6 +84,7 @@ impl Default for ClusterConfig {
             heartbeat_interval: HumanDuration::from_millis(250),
             election_timeout: HumanDuration::from_secs(1),
             rpc_timeout: HumanDuration::from_secs(5),
+            tls: ClusterTlsConfig::default(),
         }
     }
 }

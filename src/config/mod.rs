@@ -42,7 +42,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use cluster::ClusterConfig;
+pub use cluster::{ClusterConfig, ClusterTlsConfig};
 pub use duration::{DurationParseError, HumanDuration};
 pub use error::ConfigError;
 pub use query::{QuerierConfig, QuerierSearchConfig, QueryFrontendConfig, SearchLimitsConfig};

@@ -171,6 +171,21 @@ impl Config {
                 return Err(ConfigError::invalid(key, format!("{address:?} is not host:port")));
             }
         }
+        let tls = &cluster.tls;
+        if tls.enabled() {
+            for (key, file) in [
+                ("cluster.tls.cert_file", &tls.cert_file),
+                ("cluster.tls.key_file", &tls.key_file),
+                ("cluster.tls.ca_file", &tls.ca_file),
+            ] {
+                if file.is_empty() {
+                    return Err(ConfigError::invalid(
+                        key,
+                        "must be set with the other cluster.tls files (cert, key and CA)",
+                    ));
+                }
+            }
+        }
         check_positive_duration("cluster.heartbeat_interval", cluster.heartbeat_interval)?;
         check_positive_duration("cluster.rpc_timeout", cluster.rpc_timeout)?;
         if cluster.election_timeout.get() < cluster.heartbeat_interval.get() * 3 {

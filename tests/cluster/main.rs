@@ -6,7 +6,8 @@ mod harness;
 use std::time::Duration;
 
 use harness::cluster::{
-    ADMIN_TOKEN, AdminClient, ProcessCluster, TestCluster, roles, wait_for_converged,
+    ADMIN_TOKEN, AdminClient, ProcessCluster, TestCluster, make_test_certificates, roles,
+    wait_for_converged,
 };
 use harness::load::Load;
 use harness::spans;
@@ -400,4 +401,35 @@ async fn a_node_without_replicas_forwards_writes_and_reads() {
     let oracle = load.stop().await;
     cluster.wait_for_caught_up().await;
     oracle.verify_exactly_once(&cluster.node(fourth).tempo()).await;
+}
+
+/// With `cluster.tls` the nodes talk mutual TLS: they join and replicate as before, and a
+/// plaintext client gets no answer from the cluster port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_can_talk_mutual_tls() {
+    let certificates = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = make_test_certificates(certificates.path());
+    let cluster = TestCluster::builder()
+        .nodes(2)
+        .configure(move |_, config| {
+            config.cluster.tls.cert_file = cert.clone();
+            config.cluster.tls.key_file = key.clone();
+            config.cluster.tls.ca_file = ca.clone();
+        })
+        .build()
+        .await;
+    cluster.wait_for_replicated(2).await;
+    let load = Load::start(vec![cluster.node(1).otlp_grpc_url()], 1, 7_000_000);
+    load.wait_for_progress(10, "ingest over TLS links").await;
+    let oracle = load.stop().await;
+    cluster.wait_for_caught_up().await;
+    oracle.verify_exactly_once(&cluster.node(0).tempo()).await;
+
+    let addr = cluster.node(0).node().addrs().cluster;
+    let plaintext = ClusterClient::connect(format!("http://{addr}")).await;
+    let refused = match plaintext {
+        Err(_) => true,
+        Ok(mut client) => client.call(CallRequest::default()).await.is_err(),
+    };
+    assert!(refused, "a plaintext client must not get an answer");
 }

@@ -9,7 +9,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use super::faults::{NetFaults, Verdict};
-use super::{SECRET_HEADER, TransportError};
+use super::{ClusterTls, SECRET_HEADER, TransportError};
 use crate::cluster::types::NodeId;
 use crate::proto::cluster::cluster_client::ClusterClient;
 use crate::proto::cluster::{
@@ -35,6 +35,7 @@ struct PeersInner {
     channels: RwLock<HashMap<String, Channel>>,
     faults: Arc<NetFaults>,
     max_message_bytes: usize,
+    tls: Option<ClusterTls>,
 }
 
 impl Peers {
@@ -44,6 +45,7 @@ impl Peers {
         secret: &str,
         faults: Arc<NetFaults>,
         max_message_bytes: usize,
+        tls: Option<ClusterTls>,
     ) -> Result<Peers, TransportError> {
         let secret = MetadataValue::try_from(secret).map_err(|_| TransportError::BadSecret)?;
         Ok(Peers {
@@ -54,6 +56,7 @@ impl Peers {
                 channels: RwLock::new(HashMap::new()),
                 faults,
                 max_message_bytes,
+                tls,
             }),
         })
     }
@@ -86,28 +89,38 @@ impl Peers {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(addr)
             .cloned();
-        let channel = match existing {
-            Some(channel) => channel,
-            None => {
-                let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-                    .map_err(|error| TransportError::BadAddress {
-                        addr: addr.to_string(),
-                        reason: error.to_string(),
-                    })?
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
-                    .keep_alive_while_idle(true);
-                let channel = endpoint.connect_lazy();
-                self.inner
-                    .channels
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .entry(addr.to_string())
-                    .or_insert(channel)
-                    .clone()
-            }
-        };
+        let channel =
+            match existing {
+                Some(channel) => channel,
+                None => {
+                    let scheme = if self.inner.tls.is_some() { "https" } else { "http" };
+                    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+                        .map_err(|error| TransportError::BadAddress {
+                            addr: addr.to_string(),
+                            reason: error.to_string(),
+                        })?;
+                    if let Some(tls) = &self.inner.tls {
+                        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+                        let host = host.trim_start_matches('[').trim_end_matches(']');
+                        endpoint = endpoint
+                            .tls_config(tls.client(host))
+                            .map_err(|error| TransportError::Tls { reason: error.to_string() })?;
+                    }
+                    let endpoint = endpoint
+                        .connect_timeout(CONNECT_TIMEOUT)
+                        .tcp_nodelay(true)
+                        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+                        .keep_alive_while_idle(true);
+                    let channel = endpoint.connect_lazy();
+                    self.inner
+                        .channels
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .entry(addr.to_string())
+                        .or_insert(channel)
+                        .clone()
+                }
+            };
         Ok(ClusterClient::new(channel)
             .max_decoding_message_size(self.inner.max_message_bytes)
             .max_encoding_message_size(self.inner.max_message_bytes))

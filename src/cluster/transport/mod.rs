@@ -19,6 +19,7 @@ mod raft_wire;
 mod server;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub use client::Peers;
 pub use faults::NetFaults;
 pub use raft_wire::{GroupId, RaftRegistry, RaftRouter};
 pub use server::{ClusterHandler, ClusterService};
+pub use tls::ClusterTls;
 
 use crate::cluster::types::NodeId;
 
@@ -42,6 +44,12 @@ pub const LEADER_HEADER: &str = "x-spanlake-leader";
 /// other variant leaves the outcome unknown.
 #[derive(Debug, Clone, Error)]
 pub enum TransportError {
+    /// The TLS material could not be loaded or used.
+    #[error("cluster TLS: {reason}")]
+    Tls {
+        /// What failed.
+        reason: String,
+    },
     /// The configured secret cannot be sent as a header.
     #[error("cluster.secret must be printable ASCII to travel as a gRPC header")]
     BadSecret,
@@ -130,6 +138,7 @@ impl TransportError {
         matches!(
             self,
             TransportError::BadSecret
+                | TransportError::Tls { .. }
                 | TransportError::BadAddress { .. }
                 | TransportError::UnknownPeer(_)
                 | TransportError::NotConnected { .. }

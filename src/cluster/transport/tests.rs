@@ -47,7 +47,7 @@ async fn serve(secret: &str) -> (String, Arc<NetFaults>) {
 }
 
 fn peers(me: u64, secret: &str) -> Peers {
-    Peers::new(me, secret, Arc::new(NetFaults::default()), 16 << 20).unwrap()
+    Peers::new(me, secret, Arc::new(NetFaults::default()), 16 << 20, None).unwrap()
 }
 
 const TIMEOUT: Duration = Duration::from_secs(5);
