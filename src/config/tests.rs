@@ -685,10 +685,7 @@ fn cluster_settings_are_validated() {
             "cluster:\n  heartbeat_interval: 1s\n  election_timeout: 2s\n",
             "cluster.election_timeout",
         ),
-        (
-            "cluster:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n",
-            "cluster.tls.ca_file",
-        ),
+        ("cluster:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n", "cluster.tls.ca_file"),
     ];
     for (yaml, key) in cases {
         let error = Config::load(Some(yaml), &HashMap::new()).unwrap_err();

@@ -12,7 +12,4 @@
 pub(crate) mod block;
 pub(crate) mod block_list;
 pub mod object_store;
-// Truncation, the durable vote and purging exist for openraft's log storage (Cluster issue)
-// and the block-builder's purge (Blocks issue); until those land only tests call them.
-#[allow(dead_code)]
 pub(crate) mod wal;

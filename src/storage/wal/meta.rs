@@ -1,5 +1,5 @@
-//! Small files beside the segments: the Raft vote, the purge point, the flush intent, and the
-//! commit hint.
+//! Small files beside the segments: the Raft vote, the purge point and the commit hint (the
+//! cluster's snapshot files use the same atomic replace).
 //!
 //! Each is replaced atomically (write `NAME.tmp`, fsync, rename over `NAME`, fsync the directory)
 //! and framed like a record (`len u32 LE | crc32c u32 LE | body`), so a reader sees either the
@@ -19,9 +19,6 @@ pub(super) const VOTE_FILE: &str = "vote";
 
 /// File holding the last purged log id.
 pub(super) const PURGED_FILE: &str = "purged";
-
-/// The log range the block-builder is turning into blocks (two little-endian u64s).
-pub(super) const FLUSH_INTENT_FILE: &str = "flush-intent";
 
 /// File holding the last committed log id Raft reported: a hint, never fsynced.
 pub(super) const COMMIT_HINT_FILE: &str = "committed";

@@ -255,6 +255,7 @@ impl Wal {
     /// straddles the point stays (its early records become unreadable). An `index` past the
     /// last record purges through the last record; a point at or below the current one does
     /// nothing.
+    #[cfg(test)]
     pub(crate) fn purge_before(&mut self, index: LogIndex) -> Result<(), WalError> {
         self.refuse_if_poisoned()?;
         let (Some(last), Some(first_segment)) = (self.last, self.segments.first()) else {
@@ -324,48 +325,13 @@ impl Wal {
         Ok(())
     }
 
-    /// Durably records the log range the block-builder is about to turn into blocks, before
-    /// any of them is uploaded: after a crash at any later step the builder redoes exactly this
-    /// range, so its blocks are rebuilt under the same ids rather than cut differently.
-    pub(crate) fn save_flush_intent(
-        &mut self,
-        first: LogIndex,
-        last: LogIndex,
-    ) -> Result<(), WalError> {
-        let mut body = Vec::with_capacity(16);
-        body.extend_from_slice(&first.0.to_le_bytes());
-        body.extend_from_slice(&last.0.to_le_bytes());
-        meta::write_atomic(&self.dir, meta::FLUSH_INTENT_FILE, &body)
-    }
-
-    /// The last flush intent saved, if any (it may be stale: compare with the purge point).
-    pub(crate) fn flush_intent(&self) -> Result<Option<(LogIndex, LogIndex)>, WalError> {
-        let Some(body) = meta::read_checked(&self.dir, meta::FLUSH_INTENT_FILE)? else {
-            return Ok(None);
-        };
-        match (body.get(..8), body.get(8..16)) {
-            (Some(first), Some(last)) if body.len() == 16 => {
-                let read = |bytes: &[u8]| {
-                    let mut word = [0u8; 8];
-                    word.copy_from_slice(bytes);
-                    u64::from_le_bytes(word)
-                };
-                Ok(Some((LogIndex(read(first)), LogIndex(read(last)))))
-            }
-            _ => Err(WalError::Corrupt {
-                segment: self.dir.join(meta::FLUSH_INTENT_FILE),
-                offset: 0,
-                reason: format!("flush intent of {} bytes, expected 16", body.len()),
-            }),
-        }
-    }
-
     /// Returns the last saved vote.
     pub(crate) fn read_vote(&self) -> Result<Option<Vec<u8>>, WalError> {
         Ok(self.vote.clone())
     }
 
     /// Returns the bytes of every segment file.
+    #[cfg(test)]
     pub(crate) fn disk_bytes(&self) -> u64 {
         self.segments.iter().map(Segment::len).sum()
     }
@@ -500,6 +466,7 @@ impl Wal {
         Ok(())
     }
 
+    #[cfg(test)]
     fn term_at(&self, index: LogIndex) -> Result<Term, WalError> {
         let position = self
             .segments

@@ -460,23 +460,3 @@ fn frame_sizes_cover_segments_without_reading() {
         Some(true)
     );
 }
-
-/// A flush intent survives a reopen, is replaced by the next one, and a damaged one is refused.
-#[test]
-fn flush_intents_are_durable_and_checked() {
-    let dir = TempDir::new().unwrap();
-    {
-        let (mut wal, _) = open(dir.path(), WalOptions::default());
-        assert_eq!(wal.flush_intent().unwrap(), None);
-        wal.save_flush_intent(LogIndex(1), LogIndex(10)).unwrap();
-        wal.save_flush_intent(LogIndex(11), LogIndex(20)).unwrap();
-    }
-    let (wal, _) = open(dir.path(), WalOptions::default());
-    assert_eq!(wal.flush_intent().unwrap(), Some((LogIndex(11), LogIndex(20))));
-    let path = dir.path().join("flush-intent");
-    let mut bytes = fs::read(&path).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0xff;
-    fs::write(&path, bytes).unwrap();
-    assert!(matches!(wal.flush_intent(), Err(WalError::Corrupt { .. })));
-}
