@@ -125,7 +125,7 @@ pub(crate) enum PartitionLogMsg {
     Append { payload: Bytes, reply: AppendReply },
     /// Resends every applied record the live-store has not applied.
     ReplayToLiveStore,
-    /// The last applied index.
+    /// The last index known committed here (at least the last applied one).
     GetCommitted { reply: RpcReplyPort<LogIndex> },
     /// Whether this replica leads, and the leader it knows.
     GetLeader { reply: RpcReplyPort<Option<NodeId>> },
@@ -304,7 +304,16 @@ impl Actor for PartitionLog {
             }
             PartitionLogMsg::ReplayToLiveStore => replay_to_live_store(state).await?,
             PartitionLogMsg::GetCommitted { reply } => {
-                let _ = reply.send(LogIndex(state.args.applied.load(Ordering::Acquire)));
+                // After a restart the commit hint says how far the log was committed before
+                // openraft has re-applied it: readiness waits for the live-store to get there.
+                let committed = state
+                    .raft
+                    .metrics()
+                    .borrow_watched()
+                    .local_committed
+                    .map_or(0, |log_id| log_id.index);
+                let applied = state.args.applied.load(Ordering::Acquire);
+                let _ = reply.send(LogIndex(committed.max(applied)));
             }
             PartitionLogMsg::GetLeader { reply } => {
                 let _ = reply.send(state.raft.metrics().borrow_watched().current_leader);
@@ -537,7 +546,7 @@ impl PartitionLogHandle {
         PartitionLogHandle { slot }
     }
 
-    /// The last applied index.
+    /// The last index known committed on this replica (at least the last applied one).
     pub async fn committed(&self, timeout: Duration) -> Result<LogIndex, CallError> {
         self.slot.call(|reply| PartitionLogMsg::GetCommitted { reply }, timeout).await
     }
