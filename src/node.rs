@@ -54,7 +54,7 @@ use crate::api::query::trace_by_id::TraceByIdState;
 use crate::api::query_port::{QueryApi, QueryPort};
 use crate::api::status::StatusState;
 use crate::cluster::meta_group::{MetaBlockList, MetaGroup, adopt};
-use crate::cluster::runtime::ClusterRuntime;
+use crate::cluster::runtime::{ClusterRuntime, GroupKind, raft_config};
 pub use crate::cluster::transport::NetFaults;
 use crate::config::Config;
 use crate::model::ids::PartitionId;
@@ -244,8 +244,8 @@ impl Node {
             meta: cluster.meta().clone(),
             router: cluster.router().clone(),
             registry: cluster.registry().clone(),
-            raft_config: partition_raft_config(&config).map_err(|error| NodeError::Startup {
-                reason: format!("invalid partition Raft settings: {error}"),
+            raft_config: raft_config(&config, GroupKind::Partition).map_err(|error| {
+                NodeError::Startup { reason: format!("invalid partition Raft settings: {error}") }
             })?,
         };
         let local = LocalPartitions::default();
@@ -593,23 +593,4 @@ async fn wait_for_replicas(meta: &MetaGroup, local: &LocalPartitions) -> Result<
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// openraft's settings for partition groups: snapshots (and so purges) only when blocks are
-/// registered, writes queued during an fsync batched into the next one.
-fn partition_raft_config(config: &Config) -> Result<Arc<openraft::Config>, String> {
-    let heartbeat = config.cluster.heartbeat_interval.get().as_millis() as u64;
-    let election = config.cluster.election_timeout.get().as_millis() as u64;
-    let raft = openraft::Config {
-        cluster_name: "partition".to_string(),
-        heartbeat_interval: heartbeat.max(1),
-        election_timeout_min: election.max(3),
-        election_timeout_max: (election * 2).max(4),
-        snapshot_policy: openraft::SnapshotPolicy::Never,
-        max_in_snapshot_log_to_keep: 0,
-        purge_batch_size: 1,
-        api_batch_linger_ms: config.storage.trace.wal.group_commit_max_wait.0.as_millis() as u64,
-        ..Default::default()
-    };
-    raft.validate().map(Arc::new).map_err(|error| error.to_string())
 }

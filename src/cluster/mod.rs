@@ -10,5 +10,6 @@ pub(crate) mod meta_group;
 pub(crate) mod partition_group;
 pub(crate) mod reconciler;
 pub(crate) mod runtime;
+pub(crate) mod snapshot_file;
 pub mod transport;
 pub mod types;

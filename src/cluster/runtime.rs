@@ -114,7 +114,7 @@ impl ClusterRuntime {
             }
         });
 
-        let raft_config = raft_config(config, "meta")?;
+        let raft_config = raft_config(config, GroupKind::Meta)?;
         let meta = MetaGroup::start(
             wal_root.join("meta"),
             me.clone(),
@@ -220,21 +220,46 @@ async fn keep_addresses(meta: MetaGroup, peers: Peers) {
     }
 }
 
-/// openraft's settings from `cluster`'s timings.
+/// The two kinds of Raft group, which snapshot and purge differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupKind {
+    /// The meta group: a snapshot every 1000 entries, 100 entries kept behind it.
+    Meta,
+    /// A partition group: a snapshot only when blocks are registered (the block-builder asks),
+    /// the log purged right up to it; writes queued during an fsync join the next one after
+    /// `storage.trace.wal.group_commit_max_wait`.
+    Partition,
+}
+
+/// openraft's settings for a kind of group, from `cluster`'s timings.
 pub(crate) fn raft_config(
     config: &Config,
-    name: &str,
+    kind: GroupKind,
 ) -> Result<Arc<openraft::Config>, ClusterError> {
     let heartbeat = config.cluster.heartbeat_interval.get().as_millis() as u64;
     let election = config.cluster.election_timeout.get().as_millis() as u64;
-    let raft = openraft::Config {
-        cluster_name: name.to_string(),
+    let timing = openraft::Config {
         heartbeat_interval: heartbeat.max(1),
         election_timeout_min: election.max(3),
         election_timeout_max: (election * 2).max(4),
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
-        max_in_snapshot_log_to_keep: 100,
         ..Default::default()
+    };
+    let raft = match kind {
+        GroupKind::Meta => openraft::Config {
+            cluster_name: "meta".to_string(),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
+            max_in_snapshot_log_to_keep: 100,
+            ..timing
+        },
+        GroupKind::Partition => openraft::Config {
+            cluster_name: "partition".to_string(),
+            snapshot_policy: openraft::SnapshotPolicy::Never,
+            max_in_snapshot_log_to_keep: 0,
+            purge_batch_size: 1,
+            api_batch_linger_ms: config.storage.trace.wal.group_commit_max_wait.0.as_millis()
+                as u64,
+            ..timing
+        },
     };
     raft.validate().map(Arc::new).map_err(|error| ClusterError::Raft(error.to_string()))
 }

@@ -21,11 +21,8 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::cluster::meta::{MetaResponse, MetaState};
+use crate::cluster::snapshot_file;
 use crate::cluster::types::MetaRaftConfig;
-use crate::storage::wal::{read_checked, write_atomic};
-
-/// File in the meta group's directory holding the last snapshot.
-const SNAPSHOT_FILE: &str = "snapshot";
 
 /// What the rest of the node sees of the meta group: the state as of a log position.
 #[derive(Debug, Clone, Default)]
@@ -81,11 +78,7 @@ impl MetaStateMachine {
     pub(crate) async fn open(
         dir: PathBuf,
     ) -> io::Result<(MetaStateMachine, watch::Receiver<Arc<MetaView>>)> {
-        let load_dir = dir.clone();
-        let stored = tokio::task::spawn_blocking(move || read_checked(&load_dir, SNAPSHOT_FILE))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(io::Error::other)?;
+        let stored = snapshot_file::read(&dir).await?;
         let mut machine = MetaStateMachine {
             dir,
             applied: None,
@@ -114,12 +107,7 @@ impl MetaStateMachine {
 
     /// Writes the snapshot file durably.
     async fn persist(&self, meta: &SnapshotMetaOf<MetaRaftConfig>, data: &[u8]) -> io::Result<()> {
-        let bytes = encode_stored(meta, data)?;
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &bytes))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(io::Error::other)
+        snapshot_file::write(self.dir.clone(), encode_stored(meta, data)?).await
     }
 }
 
@@ -135,12 +123,7 @@ impl RaftSnapshotBuilder<MetaRaftConfig> for MetaSnapshotBuilder {
 
     async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<MetaRaftConfig, Vec<u8>>> {
         let bytes = std::mem::replace(&mut self.bytes, Ok(Vec::new()))?;
-        let dir = self.dir.clone();
-        let stored = encode_stored(&self.meta, &bytes)?;
-        tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &stored))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(io::Error::other)?;
+        snapshot_file::write(self.dir.clone(), encode_stored(&self.meta, &bytes)?).await?;
         Ok(Snapshot { meta: self.meta.clone(), snapshot: bytes })
     }
 }

@@ -25,12 +25,10 @@ use openraft::{EntryPayload, StoredMembership};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::log_store::entry_codec::raft_log_id;
+use crate::cluster::snapshot_file;
 use crate::cluster::types::PartitionRaftConfig;
 use crate::model::ids::{LogId, LogIndex, Term};
-use crate::storage::wal::{Wal, read_checked, write_atomic};
-
-/// File in the partition's WAL directory holding the last snapshot's metadata.
-const SNAPSHOT_FILE: &str = "snapshot";
+use crate::storage::wal::Wal;
 
 /// One committed entry as the partition's actors see it.
 #[derive(Debug, Clone)]
@@ -91,11 +89,7 @@ impl PartitionStateMachine {
         flushed: FlushedIndex,
         applied_index: Arc<AtomicU64>,
     ) -> io::Result<PartitionStateMachine> {
-        let load_dir = dir.clone();
-        let stored = tokio::task::spawn_blocking(move || read_checked(&load_dir, SNAPSHOT_FILE))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(io::Error::other)?;
+        let stored = snapshot_file::read(&dir).await?;
         let mut machine = PartitionStateMachine {
             dir,
             wal,
@@ -122,11 +116,7 @@ impl PartitionStateMachine {
 
     async fn persist(&self, meta: &SnapshotMetaOf<PartitionRaftConfig>) -> io::Result<()> {
         let bytes = serde_json::to_vec(&StoredMetaRef { meta }).map_err(io::Error::other)?;
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &bytes))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(io::Error::other)
+        snapshot_file::write(self.dir.clone(), bytes).await
     }
 }
 
@@ -178,11 +168,7 @@ impl RaftSnapshotBuilder<PartitionRaftConfig> for PartitionSnapshotBuilder {
             last_membership: self.membership.clone(),
         };
         let bytes = serde_json::to_vec(&StoredMetaRef { meta: &meta }).map_err(io::Error::other)?;
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&dir, SNAPSHOT_FILE, &bytes))
-            .await
-            .map_err(io::Error::other)?
-            .map_err(io::Error::other)?;
+        snapshot_file::write(self.dir.clone(), bytes).await?;
         *lock_current(&self.current) = Some(meta.clone());
         Ok(Snapshot { meta, snapshot: Vec::new() })
     }
