@@ -7,8 +7,8 @@
 //!                                        │                  writes queued meanwhile into one fsync)
 //!   state machine ── CommitSink ─────────┼──► live-store  Apply(records)      every replica
 //!                                        └──► block-builder Committed(sizes)  (it acts as leader)
-//!  Tick (leader): membership → the meta group's replica set; pending → active once every
-//!                 replica votes; leader and progress reported to the meta group
+//!  Tick: the duties leader_duties.rs finds due (create a new group; as leader: membership →
+//!        the meta group's replica set, pending → active, leader and progress reported)
 //!  Flushed(index): a snapshot at the index, after which openraft purges the log
 //! ```
 //!
@@ -16,7 +16,7 @@
 //! read after the acknowledgement finds it. The Raft instance lives and dies with the actor:
 //! a restart re-opens (recovers) the WAL and openraft re-applies what the live-store lacks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -35,11 +35,12 @@ use crate::actors::call::{ActorSlot, CallError};
 use crate::actors::faults::FaultPoints;
 use crate::actors::metrics::{NodeMetrics, PartitionLabels};
 use crate::actors::partition::block_builder::BlockBuilderHandle;
+use crate::actors::partition::leader_duties::{self, Duty, GroupFacts, Reported};
 use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::CommittedRecord;
 use crate::api::error_code::ErrorCode;
 use crate::cluster::log_store::WalLogStore;
-use crate::cluster::meta::{MetaCommand, PartitionState};
+use crate::cluster::meta::MetaCommand;
 use crate::cluster::meta_group::MetaGroup;
 use crate::cluster::partition_group::{
     CommitSink, CommittedEntry, FlushedIndex, PartitionRaft, PartitionStateMachine,
@@ -55,8 +56,6 @@ const FRAME_OVERHEAD_BYTES: u64 = 24;
 const REPLAY_CHUNK_RECORDS: u64 = 512;
 /// How often the leader converges membership and reports progress.
 const TICK: Duration = Duration::from_millis(500);
-/// How often a leader reports its commit index when nothing else changed.
-const REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// The partition's WAL once its log actor has opened it (the block-builder reads from it).
 pub(crate) type WalSlot = Arc<RwLock<Option<Arc<Mutex<Wal>>>>>;
@@ -158,7 +157,7 @@ pub(crate) struct PartitionLogArgs {
 pub(crate) struct PartitionLogState {
     raft: PartitionRaft,
     wal: Arc<Mutex<Wal>>,
-    last_report: Option<(NodeId, u64, u64, Instant)>,
+    last_report: Option<Reported>,
     args: PartitionLogArgs,
 }
 
@@ -391,93 +390,87 @@ async fn commit(
     }
 }
 
-/// The leader's duties: initialise a new group, converge its membership on the meta group's
-/// replica set, activate a pending partition, report progress.
+/// Carries out the duties [`leader_duties::due`] finds for this replica.
 async fn leader_duties(state: &mut PartitionLogState) -> Result<(), String> {
     let partition = state.args.partition;
-    let me = state.args.cluster.me;
     let view = state.args.cluster.meta.view();
     let Some(entry) = view.state.partition(partition).cloned() else { return Ok(()) };
-    let metrics = state.raft.metrics().borrow_watched().clone();
-    let membership = metrics.membership_config.membership().clone();
-    let address = |node: NodeId| view.state.member(node).map(|member| member.cluster_addr.clone());
-
     let initialized = state.raft.is_initialized().await.map_err(|error| error.to_string())?;
-    if !initialized {
-        // A new group starts on its first replica, with every replica as a voter.
-        if entry.replicas.first() == Some(&me) && entry.leader_hint.is_none() {
-            let members: BTreeMap<NodeId, BasicNode> = entry
-                .replicas
-                .iter()
-                .filter_map(|node| address(*node).map(|addr| (*node, BasicNode { addr })))
-                .collect();
-            if members.len() == entry.replicas.len() {
+    let facts = group_facts(state.args.cluster.me, initialized, &state.raft);
+    let address = |node: NodeId| view.state.member(node).map(|member| member.cluster_addr.clone());
+    let raft = &state.raft;
+    for duty in leader_duties::due(&entry, address, &facts, state.last_report, Instant::now()) {
+        match duty {
+            Duty::Create(members) => {
                 info!(%partition, replicas = ?entry.replicas, "creating the partition group");
-                state.raft.initialize(members).await.map_err(|error| error.to_string())?;
+                let members: BTreeMap<NodeId, BasicNode> =
+                    members.into_iter().map(|(node, addr)| (node, BasicNode { addr })).collect();
+                raft.initialize(members).await.map_err(|error| error.to_string())?;
                 // No need to wait an election timeout for the first leader.
-                state.raft.trigger().elect(false).await.map_err(|error| error.to_string())?;
+                raft.trigger().elect(false).await.map_err(|error| error.to_string())?;
             }
-        }
-        return Ok(());
-    }
-    if metrics.state != ServerState::Leader {
-        return Ok(());
-    }
-    let desired: BTreeSet<NodeId> = entry.replicas.iter().copied().collect();
-    let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-    let members: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
-    if !desired.is_empty() && membership.get_joint_config().len() == 1 {
-        for node in desired.difference(&members) {
-            let Some(addr) = address(*node) else { continue };
-            info!(%partition, node, "adding a replica as learner");
-            state
-                .raft
-                .add_learner(*node, BasicNode { addr }, false)
-                .await
-                .map_err(|error| error.to_string())?;
-        }
-        if voters != desired && desired.is_subset(&members) {
-            let last = metrics.last_log_index.unwrap_or(0);
-            let caught_up = desired.iter().all(|node| {
-                *node == me
-                    || metrics.replication.as_ref().is_some_and(|replication| {
-                        replication.get(node).is_some_and(|matched| {
-                            matched.as_ref().map_or(0, |log_id| log_id.index) + 64 >= last
-                        })
-                    })
-            });
-            if caught_up {
-                info!(%partition, ?desired, "replica set changes");
-                state
-                    .raft
-                    .change_membership(ChangeMembers::ReplaceAllVoters(desired.clone()), false)
+            Duty::AddLearner(node, addr) => {
+                info!(%partition, node, "adding a replica as learner");
+                raft.add_learner(node, BasicNode { addr }, false)
                     .await
                     .map_err(|error| error.to_string())?;
             }
+            Duty::ReplaceVoters(voters) => {
+                info!(%partition, ?voters, "replica set changes");
+                raft.change_membership(ChangeMembers::ReplaceAllVoters(voters), false)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
+            Duty::Activate => {
+                let command = MetaCommand::ActivatePartition { id: partition };
+                state
+                    .args
+                    .cluster
+                    .meta
+                    .propose(command)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                info!(%partition, "partition active");
+            }
+            Duty::Report { term, committed } => {
+                let me = state.args.cluster.me;
+                let command =
+                    MetaCommand::ReportPartition { id: partition, leader: me, term, committed };
+                state
+                    .args
+                    .cluster
+                    .meta
+                    .propose(command)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                state.last_report = Some(Reported { term, committed, at: Instant::now() });
+            }
         }
-    }
-    if entry.state == PartitionState::Pending && voters == desired {
-        let command = MetaCommand::ActivatePartition { id: partition };
-        state.args.cluster.meta.propose(command).await.map_err(|error| error.to_string())?;
-        info!(%partition, "partition active");
-    }
-    let committed = metrics.local_committed.map_or(0, |log_id| log_id.index);
-    let term = metrics.current_term;
-    let due = match state.last_report {
-        None => true,
-        Some((leader, reported_term, reported, at)) => {
-            leader != me
-                || reported_term != term
-                || (reported != committed && at.elapsed() >= REPORT_EVERY)
-                || (reported != committed && entry.state == PartitionState::Inactive)
-        }
-    };
-    if due && (entry.leader_hint != Some(me) || entry.committed != committed) {
-        let command = MetaCommand::ReportPartition { id: partition, leader: me, term, committed };
-        state.args.cluster.meta.propose(command).await.map_err(|error| error.to_string())?;
-        state.last_report = Some((me, term, committed, Instant::now()));
     }
     Ok(())
+}
+
+/// What the duties need to know of this replica's Raft group.
+fn group_facts(me: NodeId, initialized: bool, raft: &PartitionRaft) -> GroupFacts {
+    let metrics = raft.metrics().borrow_watched().clone();
+    let membership = metrics.membership_config.membership();
+    GroupFacts {
+        me,
+        initialized,
+        leading: metrics.state == ServerState::Leader,
+        changing: membership.get_joint_config().len() > 1,
+        voters: membership.voter_ids().collect(),
+        members: membership.nodes().map(|(id, _)| *id).collect(),
+        matched: metrics
+            .replication
+            .iter()
+            .flatten()
+            .map(|(node, matched)| (*node, matched.as_ref().map_or(0, |log_id| log_id.index)))
+            .collect(),
+        last_index: metrics.last_log_index.unwrap_or(0),
+        committed: metrics.local_committed.map_or(0, |log_id| log_id.index),
+        term: metrics.current_term,
+    }
 }
 
 /// Sends the live-store every applied record it has not applied, from the first record the

@@ -10,6 +10,7 @@
 
 pub(crate) mod block_builder;
 pub(crate) mod flush_planner;
+pub(crate) mod leader_duties;
 pub(crate) mod live_store;
 pub(crate) mod live_tags;
 pub(crate) mod live_traces;
