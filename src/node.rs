@@ -38,6 +38,7 @@ use crate::actors::partition::manager::{self, LocalPartitions, ReplicaFactory};
 use crate::actors::partition::supervisor::PartitionArgs;
 use crate::actors::partition::usage::LiveUsageBoard;
 use crate::actors::query::remote::LiveReplicas;
+use crate::actors::query::remote_jobs::NodeCalls;
 use crate::actors::query::shard::{BlockObjectCache, QueryShardArgs, QueryShardPool};
 use crate::actors::query::tag_request::TagRequestBounds;
 use crate::actors::query::tags::TagSearcher;
@@ -331,7 +332,21 @@ impl Node {
             factory,
             local.clone(),
         ));
-        cluster.set_partition_writes(Arc::new(local.clone()));
+        // Built before the node answers other nodes: they send searches and tag jobs here.
+        let replicas =
+            LiveReplicas::new(local.clone(), cluster.meta().clone(), cluster.peers().clone());
+        let searcher = Searcher::new(replicas.clone(), blocks.clone(), query_shard_pool.clone());
+        let tag_searcher = TagSearcher::new(
+            replicas.clone(),
+            blocks.clone(),
+            query_shard_pool.clone(),
+            metrics.clone(),
+        );
+        cluster.set_partition_writes(Arc::new(NodeCalls::new(
+            local.clone(),
+            searcher.clone(),
+            tag_searcher.clone(),
+        )));
         if let Err(reason) = wait_for_replicas(cluster.meta(), &local).await {
             manager.abort();
             root.stop(None);
@@ -342,13 +357,6 @@ impl Node {
             DistributorHandle::new(distributor_slot, distributor_limits, metrics.clone());
         let multitenancy = config.multitenancy_enabled;
         let mut http_servers = Vec::new();
-        let searcher = Searcher::new(local.clone(), blocks.clone(), query_shard_pool.clone());
-        let tag_searcher = TagSearcher::new(
-            local.clone(),
-            blocks.clone(),
-            query_shard_pool.clone(),
-            metrics.clone(),
-        );
         // `querier.search.query_timeout`: searches and tag queries give up after it (504).
         let search_timeout = config.querier.search.query_timeout.get();
         let search_limits = config.query_frontend.search.clone();
@@ -371,7 +379,7 @@ impl Node {
             web::Data::new(TagsState { searcher: tag_searcher, multitenancy, bounds: tag_bounds });
         let query_state = web::Data::new(TraceByIdState {
             querier: TraceByIdQuerier::new(
-                LiveReplicas::new(local.clone(), cluster.meta().clone(), cluster.peers().clone()),
+                replicas,
                 blocks,
                 query_shard_pool,
                 usize::try_from(config.overrides.defaults.global.max_bytes_per_trace)

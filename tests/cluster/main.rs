@@ -380,9 +380,9 @@ async fn a_fourth_node_receives_replicas_after_a_drain() {
 }
 
 /// A node that holds no replica still takes writes (forwarded to the leaders) and answers
-/// trace lookups (asking replicas on other nodes for the live spans).
+/// trace lookups, searches and tag queries (run on replicas on other nodes for live data).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_without_replicas_forwards_writes_and_reads() {
+async fn a_node_without_replicas_forwards_writes_and_serves_reads() {
     let mut cluster = TestCluster::builder().nodes(3).build().await;
     cluster.wait_for_replicated(3).await;
     let fourth = cluster.add_node().await;
@@ -400,7 +400,75 @@ async fn a_node_without_replicas_forwards_writes_and_reads() {
     load.wait_for_progress(20, "ingest through a node without replicas").await;
     let oracle = load.stop().await;
     cluster.wait_for_caught_up().await;
-    oracle.verify_exactly_once(&cluster.node(fourth).tempo()).await;
+    let tempo = cluster.node(fourth).tempo();
+    oracle.verify_exactly_once(&tempo).await;
+
+    // Traces of their own service, spread over every partition, none of them hosted here.
+    let seeds: Vec<u64> = (0..24).map(|n| 9_000_000 + n).collect();
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![spans::resource_spans("remote-search", &seeds, 2)],
+    };
+    let mut client =
+        TraceServiceClient::connect(cluster.node(fourth).otlp_grpc_url()).await.unwrap();
+    client.export(request).await.expect("export through the node without replicas");
+    let expected: std::collections::BTreeSet<String> = seeds
+        .iter()
+        .map(|seed| spans::hex(&spans::trace_id(*seed)).trim_start_matches('0').to_string())
+        .collect();
+    let query =
+        "/api/search?q=%7B%20resource.service.name%20%3D%20%22remote-search%22%20%7D&limit=100";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = tempo.json(query).await;
+        assert_eq!(status, 200, "{body}");
+        let found: std::collections::BTreeSet<String> = body["traces"]
+            .as_array()
+            .map(|traces| {
+                traces
+                    .iter()
+                    .filter_map(|trace| trace["traceID"].as_str())
+                    .map(|id| id.trim_start_matches('0').to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found == expected {
+            assert!(
+                body["metrics"]["inspectedTraces"].as_u64().is_some_and(|n| n >= 24),
+                "the replicas report what they inspected: {body}"
+            );
+            break;
+        }
+        assert!(found.is_subset(&expected), "only the service's traces match: {found:?}");
+        assert!(Instant::now() < deadline, "search through the node found {found:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, values) = tempo.json("/api/v2/search/tag/resource.service.name/values").await;
+    assert_eq!(status, 200, "{values}");
+    let services: Vec<&str> = values["tagValues"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|value| value["value"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(services.contains(&"remote-search") && services.contains(&"shop"), "{values}");
+    let filtered = "/api/v2/search/tag/resource.service.name/values?q=%7B%20span.http.method%20%3D%20%22nothing-has-this%22%20%7D";
+    let (status, none) = tempo.json(filtered).await;
+    assert_eq!(status, 200, "{none}");
+    assert_eq!(
+        none["tagValues"].as_array().map(Vec::len),
+        Some(0),
+        "the filter ran remotely: {none}"
+    );
+    let (status, names) = tempo.json("/api/v2/search/tags?scope=resource").await;
+    assert_eq!(status, 200, "{names}");
+    let resource_names: Vec<&str> = names["scopes"]
+        .as_array()
+        .and_then(|scopes| scopes.iter().find(|scope| scope["name"] == "resource"))
+        .and_then(|scope| scope["tags"].as_array())
+        .map(|tags| tags.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        resource_names.contains(&"service.name") && resource_names.contains(&"k8s.pod.name"),
+        "{names}"
+    );
 }
 
 /// With `cluster.tls` the nodes talk mutual TLS: they join and replicate as before, and a

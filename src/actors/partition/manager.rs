@@ -77,11 +77,6 @@ impl LocalPartitions {
             .collect()
     }
 
-    /// The live-stores of the hosted replicas of `partitions` (readers ask these).
-    pub fn live_stores(&self) -> Vec<LiveStoreHandle> {
-        self.all().into_iter().map(|(_, local)| local.live_store).collect()
-    }
-
     fn insert(&self, partition: PartitionId, local: LocalPartition) {
         self.inner
             .write()

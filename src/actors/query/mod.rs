@@ -17,6 +17,7 @@
 
 pub(crate) mod block_cache;
 pub(crate) mod remote;
+pub(crate) mod remote_jobs;
 pub(crate) mod search;
 pub(crate) mod search_combiner;
 pub(crate) mod search_hits;

@@ -73,6 +73,11 @@ impl LiveReplicas {
             .collect()
     }
 
+    /// The live-store of this node's replica of `partition`, if it hosts one.
+    pub fn local_store(&self, partition: PartitionId) -> Option<LiveStoreHandle> {
+        self.local.get(partition).map(|local| local.live_store)
+    }
+
     /// Looks a trace up in a replica on another node; `Err` when no replica answered.
     pub async fn find_remote(
         &self,
@@ -82,15 +87,30 @@ impl LiveReplicas {
         trace_id: TraceId,
     ) -> Result<Option<LiveTraceSnapshot>, String> {
         let body = Bytes::from(format!("{}\n{}", tenant.as_str(), trace_id));
+        let reply =
+            self.call_replicas(partition, nodes, FIND_TRACE_METHOD, body, REMOTE_TIMEOUT).await?;
+        decode_snapshot(reply)
+    }
+
+    /// Sends a call to the replicas of `partition` on `nodes` in turn until one answers;
+    /// `Err` says why none did.
+    pub async fn call_replicas(
+        &self,
+        partition: PartitionId,
+        nodes: &[u64],
+        method: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, String> {
         let mut last = format!("{partition} has no replica to ask");
         for node in nodes {
             let request = CallRequest {
-                method: FIND_TRACE_METHOD.to_string(),
+                method: method.to_string(),
                 partition: partition.0,
                 body: body.clone(),
             };
-            match self.peers.call(*node, request, REMOTE_TIMEOUT).await {
-                Ok(reply) => return decode_snapshot(reply.body),
+            match self.peers.call(*node, request, timeout).await {
+                Ok(reply) => return Ok(reply.body),
                 Err(error) => last = format!("{partition} on node {node}: {error}"),
             }
         }

@@ -1,7 +1,9 @@
 //! TraceQL search: plan, fan out, combine.
 //!
 //! ```text
-//!  search(request) ─► every live-store: SearchSnapshot (shared fragments, cheap)
+//!  search(request) ─► partitions held only by other nodes: one Remote job each, sent to a
+//!                     replica (remote_jobs; it runs the live part of this search there)
+//!                  ─► every local live-store: SearchSnapshot (shared fragments, cheap)
 //!                     newest traces first, cut into jobs of JOB_TRACES traces
 //!                  ─► blocks overlapping start/end (only when given), newest first,
 //!                     cut into jobs of JOB_ROW_GROUPS row groups
@@ -13,7 +15,10 @@
 //! ```
 //!
 //! Jobs are taken newest first and results kept in job order, so the traces returned are the
-//! newest that match. When the search ends early (limit reached, timeout, client gone) the
+//! newest that match. A remote job answers with the newest `limit` matches of its partition;
+//! remote jobs go first, so when the limit cuts a search short, what is dropped is local data
+//! older than everything kept from the same node (the same trade Tempo's frontend makes when
+//! it stops at `limit`). When the search ends early (limit reached, timeout, client gone) the
 //! jobs not yet started are dropped and running block scans stop at their next trace.
 //! Without `start`/`end` only live data is searched, as Tempo does.
 //!
@@ -29,15 +34,16 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
-use crate::actors::partition::live_store::SnapshotUse;
+use crate::actors::partition::live_store::{LiveStoreHandle, SnapshotUse};
 use crate::actors::partition::live_traces::LiveTraceRef;
-use crate::actors::partition::manager::LocalPartitions;
 use crate::actors::query::QueryError;
+use crate::actors::query::remote::{LiveReplicas, LiveTarget};
+use crate::actors::query::remote_jobs::{RemoteSearch, SEARCH_METHOD, decode_search_answer};
 use crate::actors::query::search_combiner::SearchCombiner;
-use crate::actors::query::search_hits::BlockJob;
+use crate::actors::query::search_hits::{BlockJob, SearchAnswer};
 use crate::actors::query::shard::QueryShardPool;
 use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
-use crate::model::ids::TenantId;
+use crate::model::ids::{PartitionId, TenantId};
 use crate::proto::tempopb;
 use crate::storage::block_list::BlockList;
 use crate::traceql::{Query, SearchPlan};
@@ -75,18 +81,27 @@ pub struct SearchRequest {
     pub timeout: Duration,
 }
 
-/// Searches the node's partitions.
+/// Searches every readable partition (here or through other nodes) and the blocks.
 #[derive(Clone)]
 pub struct Searcher {
-    live_stores: LocalPartitions,
+    live: LiveReplicas,
     blocks: Arc<dyn BlockList>,
     shards: QueryShardPool,
 }
 
-/// One unit of work for a query shard.
+/// One unit of work: for a query shard, or for a replica on another node.
 enum Job {
     Live(Vec<LiveTraceRef>),
     Block(BlockJob),
+    Remote { partition: PartitionId, nodes: Vec<u64> },
+}
+
+/// What a search reads.
+enum Reach {
+    /// Every readable partition and, with a window, the blocks: a search from the API.
+    Everything,
+    /// The live data of one replica hosted here: a job another node sent.
+    Partition(LiveStoreHandle),
 }
 
 /// Tells running block scans to stop when the search is over, however it ends.
@@ -100,11 +115,11 @@ impl Drop for CancelOnDrop {
 
 impl Searcher {
     pub(crate) fn new(
-        live_stores: LocalPartitions,
+        live: LiveReplicas,
         blocks: Arc<dyn BlockList>,
         shards: QueryShardPool,
     ) -> Searcher {
-        Searcher { live_stores, blocks, shards }
+        Searcher { live, blocks, shards }
     }
 
     /// Runs a search to completion (or its timeout).
@@ -113,7 +128,20 @@ impl Searcher {
         &self,
         request: &SearchRequest,
     ) -> Result<tempopb::SearchResponse, QueryError> {
-        self.run_with_timeout(request, None).await
+        self.run_with_timeout(request, None, Reach::Everything).await
+    }
+
+    /// Runs the live part of a search on this node's replica of `partition` (another node
+    /// asked: [`crate::actors::query::remote_jobs`]).
+    pub(crate) async fn search_partition(
+        &self,
+        partition: PartitionId,
+        request: &SearchRequest,
+    ) -> Result<tempopb::SearchResponse, QueryError> {
+        let store = self.live.local_store(partition).ok_or_else(|| QueryError::Unavailable {
+            reason: format!("no replica of {partition} on this node"),
+        })?;
+        self.run_with_timeout(request, None, Reach::Partition(store)).await
     }
 
     /// Runs a search like [`Searcher::search`] and, while it runs, sends `interims` what it
@@ -128,15 +156,16 @@ impl Searcher {
         request: &SearchRequest,
         interims: mpsc::Sender<tempopb::SearchResponse>,
     ) -> Result<tempopb::SearchResponse, QueryError> {
-        self.run_with_timeout(request, Some(interims)).await
+        self.run_with_timeout(request, Some(interims), Reach::Everything).await
     }
 
     async fn run_with_timeout(
         &self,
         request: &SearchRequest,
         interims: Option<mpsc::Sender<tempopb::SearchResponse>>,
+        reach: Reach,
     ) -> Result<tempopb::SearchResponse, QueryError> {
-        match tokio::time::timeout(request.timeout, self.run(request, interims)).await {
+        match tokio::time::timeout(request.timeout, self.run(request, interims, reach)).await {
             Ok(answer) => answer,
             Err(_) => Err(QueryError::Timeout { after: request.timeout }),
         }
@@ -147,6 +176,7 @@ impl Searcher {
         &self,
         request: &SearchRequest,
         mut interims: Option<mpsc::Sender<tempopb::SearchResponse>>,
+        reach: Reach,
     ) -> Result<tempopb::SearchResponse, QueryError> {
         let mut last_interim = Instant::now();
         let plan = Arc::new(
@@ -156,14 +186,29 @@ impl Searcher {
         if plan.is_noop() {
             return Ok(SearchCombiner::new(request.limit, 0).finish());
         }
+        let (stores, mut jobs, blocks) = match reach {
+            Reach::Everything => {
+                let mut stores = Vec::new();
+                let mut remote = Vec::new();
+                for target in self.live.targets() {
+                    match target {
+                        LiveTarget::Local(store) => stores.push(store),
+                        LiveTarget::Remote { partition, nodes } => {
+                            remote.push(Job::Remote { partition, nodes });
+                        }
+                    }
+                }
+                let blocks = request.window.map_or_else(Vec::new, |window| {
+                    blocks_newest_first(self.blocks.as_ref(), &request.tenants, window)
+                });
+                (stores, remote, blocks)
+            }
+            Reach::Partition(store) => (vec![store], Vec::new(), Vec::new()),
+        };
         // Newest first: the traces kept once `limit` is reached are the newest that match.
-        let candidates = self.live_candidates(request).await?;
-        let mut jobs: Vec<Job> =
-            candidates.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
+        let candidates = self.live_candidates(&stores, request).await?;
+        jobs.extend(candidates.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())));
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
-        let blocks = request.window.map_or_else(Vec::new, |window| {
-            blocks_newest_first(self.blocks.as_ref(), &request.tenants, window)
-        });
         let block_count = blocks.len();
         let block_bytes: u64 = blocks.iter().map(|meta| meta.data_bytes).sum();
         for meta in blocks {
@@ -181,19 +226,33 @@ impl Searcher {
         let mut combiner = SearchCombiner::new(request.limit, jobs.len());
         combiner.set_blocks(block_count, block_bytes);
         let spss = request.spans_per_spanset;
+        let remote_request = RemoteSearch::of(request).encode();
         let mut answers = futures::stream::iter(jobs)
             .map(|job| {
                 let plan = plan.clone();
+                let remote_request = remote_request.clone();
                 async move {
                     match job {
-                        Job::Live(traces) => self.shards.search_live(plan, traces, spss).await,
-                        Job::Block(job) => self.shards.search_block(plan, job, spss).await,
+                        Job::Live(traces) => self
+                            .shards
+                            .search_live(plan, traces, spss)
+                            .await
+                            .map_err(QueryError::from_shard),
+                        Job::Block(job) => self
+                            .shards
+                            .search_block(plan, job, spss)
+                            .await
+                            .map_err(QueryError::from_shard),
+                        Job::Remote { partition, nodes } => {
+                            self.search_remote(partition, &nodes, remote_request, request.timeout)
+                                .await
+                        }
                     }
                 }
             })
             .buffered(JOBS_IN_FLIGHT);
         while let Some(answer) = answers.next().await {
-            let mut answer = answer.map_err(QueryError::from_shard)?;
+            let mut answer = answer?;
             if !request.spansets {
                 answer.drop_spansets();
             }
@@ -224,19 +283,32 @@ impl Searcher {
         Ok(combiner.finish())
     }
 
-    /// Shared views of every live trace of the tenants in the window and duration bounds,
-    /// newest first.
+    /// Runs the live part of the search on a replica of `partition` on another node.
+    async fn search_remote(
+        &self,
+        partition: PartitionId,
+        nodes: &[u64],
+        body: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<SearchAnswer, QueryError> {
+        let reply = self
+            .live
+            .call_replicas(partition, nodes, SEARCH_METHOD, body, timeout)
+            .await
+            .map_err(|reason| QueryError::Unavailable { reason })?;
+        decode_search_answer(reply).map_err(|reason| QueryError::Unavailable { reason })
+    }
+
+    /// Shared views of every live trace of the tenants in `stores` in the window and
+    /// duration bounds, newest first.
     async fn live_candidates(
         &self,
+        stores: &[LiveStoreHandle],
         request: &SearchRequest,
     ) -> Result<Vec<LiveTraceRef>, QueryError> {
-        let mut traces = live_traces_newest_first(
-            &self.live_stores.live_stores(),
-            &request.tenants,
-            request.window,
-            SnapshotUse::Search,
-        )
-        .await?;
+        let mut traces =
+            live_traces_newest_first(stores, &request.tenants, request.window, SnapshotUse::Search)
+                .await?;
         traces.retain(|trace| {
             let duration = trace.end_unix_nano.saturating_sub(trace.start_unix_nano);
             request.min_duration_nanos.is_none_or(|min| duration >= min)

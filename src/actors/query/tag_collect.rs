@@ -16,13 +16,15 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::hash::Hash;
 
+use serde::{Deserialize, Serialize};
+
 use crate::storage::block::TagScope;
 
 /// Bytes of names or values in one answer (Tempo's default `max_bytes_per_tag_values_query`).
 pub(crate) const MAX_ANSWER_BYTES: usize = 1_000_000;
 
 /// The limits of one tag query; 0 means no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CollectLimits {
     /// Most names per scope, or most values.
     pub limit: usize,
@@ -97,6 +99,30 @@ pub(crate) struct SentItems {
     values: usize,
 }
 
+/// The shape of a [`TagCollector`]: which names or values it collects, under which limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CollectorShape {
+    /// The scopes whose names are collected (none when collecting values).
+    pub name_scopes: Vec<TagScope>,
+    /// One list of names for all scopes (v1).
+    pub merged: bool,
+    /// Values are collected instead of names.
+    pub collects_values: bool,
+    /// The limits.
+    pub limits: CollectLimits,
+}
+
+impl CollectorShape {
+    /// An empty collector of this shape.
+    pub(crate) fn collector(&self) -> TagCollector {
+        if self.collects_values {
+            TagCollector::for_values(self.limits)
+        } else {
+            TagCollector::for_names(&self.name_scopes, self.merged, self.limits)
+        }
+    }
+}
+
 /// How names are grouped.
 #[derive(Debug, Clone)]
 enum NameGroups {
@@ -146,20 +172,34 @@ impl TagCollector {
 
     /// An empty collector with the same shape and limits (for a job).
     pub(crate) fn empty_like(&self) -> TagCollector {
-        let limits = CollectLimits {
-            limit: self.values.limit,
-            max_stale: self.values.max_stale,
-            max_bytes: self.max_bytes,
-        };
-        let names = match &self.names {
-            NameGroups::PerScope(groups) => NameGroups::PerScope(
-                groups.iter().map(|(s, _)| (*s, Distinct::new(limits))).collect(),
-            ),
-            NameGroups::Merged(scopes, _) => {
-                NameGroups::Merged(scopes.clone(), Distinct::new(limits))
-            }
-        };
-        TagCollector::new(names, self.collects_values, limits)
+        self.shape().collector()
+    }
+
+    /// What this collector collects, under which limits (a job sent to another node carries
+    /// it).
+    pub(crate) fn shape(&self) -> CollectorShape {
+        CollectorShape {
+            name_scopes: self.name_scopes(),
+            merged: matches!(self.names, NameGroups::Merged(..)),
+            collects_values: self.collects_values,
+            limits: CollectLimits {
+                limit: self.values.limit,
+                max_stale: self.values.max_stale,
+                max_bytes: self.max_bytes,
+            },
+        }
+    }
+
+    /// Everything found, in discovery order: names with their scope (the first scope of a
+    /// merged list) and values. Adding them to an empty collector of the same shape gives
+    /// this collector back.
+    pub(crate) fn found_items(&self) -> (Vec<(TagScope, String)>, Vec<TypedValue>) {
+        let names = self
+            .names_by_scope()
+            .into_iter()
+            .flat_map(|(scope, names)| names.items().iter().map(move |name| (scope, name.clone())))
+            .collect();
+        (names, self.values.items().to_vec())
     }
 
     /// The scopes whose names are collected (none when collecting values).
@@ -297,7 +337,8 @@ impl TagCollector {
 }
 
 /// A tag value's type, as Tempo names it in `TagValue.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum ValueKind {
     /// `string`
     String,
@@ -326,7 +367,7 @@ impl ValueKind {
 }
 
 /// A typed value as the tag APIs return it: the type and the value as text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct TypedValue {
     /// The type.
     pub kind: ValueKind,

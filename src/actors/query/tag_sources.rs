@@ -5,12 +5,14 @@
 //! Read by both sides of a query: live traces (`tags_live`) and block dictionaries
 //! ([`collect_from_dictionary`]).
 
-use crate::actors::query::tag_collect::{TagCollector, TypedValue, ValueKind};
+use serde::{Deserialize, Serialize};
+
+use crate::actors::query::tag_collect::{CollectorShape, TagCollector, TypedValue, ValueKind};
 use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::tag_dictionary::intrinsic;
 use crate::storage::block::{TagDictionary, TagScope};
-use crate::traceql::SearchPlan;
 use crate::traceql::ast::{AttributeScope, FieldRef, Intrinsic};
+use crate::traceql::{Query, SearchPlan};
 
 /// The `intrinsic` scope of `/api/v2/search/tags` (and of v1 with `scope=intrinsic`): the
 /// intrinsics a user may type, sorted (Tempo leaves out the nested-set ones).
@@ -43,7 +45,7 @@ pub(crate) const INTRINSIC_TAGS: [&str; 25] = [
 ];
 
 /// The intrinsics whose values are strings found in the data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum StringIntrinsic {
     /// `name`, `span:name`
     Name,
@@ -77,7 +79,7 @@ impl StringIntrinsic {
 }
 
 /// Where the values of a tag are found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ValueSource {
     /// Attribute `name` in these scopes (`.x` looks in span and resource).
     Attribute {
@@ -191,9 +193,58 @@ pub(crate) struct TagJob {
     pub untyped: bool,
     /// An empty collector with the query's shape and limits.
     pub template: TagCollector,
+    /// The filter as TraceQL text (what a job sent to another node carries).
+    filter_text: Option<String>,
+}
+
+/// A tag job as it travels to a node holding a replica: the filter as TraceQL text, the
+/// rest as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TagJobSpec {
+    /// The filter, `None` = every span.
+    pub filter: Option<String>,
+    /// Whose values to collect; `None` = names.
+    pub values_of: Option<ValueSource>,
+    /// Values are collected as strings.
+    pub untyped: bool,
+    /// The collector's shape and limits.
+    pub shape: CollectorShape,
 }
 
 impl TagJob {
+    /// A job of a query, its filter compiled once. A filter the engine cannot run is
+    /// ignored, like any `q` that is not a usable filter.
+    pub(crate) fn new(
+        filter: Option<&Query>,
+        values_of: Option<ValueSource>,
+        untyped: bool,
+        template: TagCollector,
+    ) -> TagJob {
+        let compiled = filter.and_then(|query| SearchPlan::new(query).ok());
+        let prefilter = compiled.as_ref().and_then(prefilter_of);
+        let filter_text = compiled.as_ref().and(filter).map(ToString::to_string);
+        TagJob { filter: compiled, prefilter, values_of, untyped, template, filter_text }
+    }
+
+    /// The job a spec describes; `Err` when its filter does not parse.
+    pub(crate) fn from_spec(spec: TagJobSpec) -> Result<TagJob, String> {
+        let filter = match &spec.filter {
+            Some(text) => Some(crate::traceql::parse(text).map_err(|error| error.to_string())?),
+            None => None,
+        };
+        Ok(TagJob::new(filter.as_ref(), spec.values_of, spec.untyped, spec.shape.collector()))
+    }
+
+    /// What another node needs to run this job.
+    pub(crate) fn spec(&self) -> TagJobSpec {
+        TagJobSpec {
+            filter: self.filter_text.clone(),
+            values_of: self.values_of.clone(),
+            untyped: self.untyped,
+            shape: self.template.shape(),
+        }
+    }
+
     /// Records a value found in the data.
     pub(crate) fn add_value(&self, found: &mut TagCollector, value: TypedValue) {
         found.add_value(if self.untyped { value.untyped() } else { value });
@@ -207,6 +258,16 @@ pub(crate) struct TagJobAnswer {
     pub found: TagCollector,
     /// Bytes of span data or of dictionary read.
     pub inspected_bytes: u64,
+}
+
+/// The filter's necessary condition, compiled for live tag summaries; `None` when it rules
+/// nothing out (or a regex does not compile: then the engine reports nothing either).
+pub(crate) fn prefilter_of(plan: &SearchPlan) -> Option<ScanFilter> {
+    let cond = plan.necessary_condition().clone();
+    if cond.is_always() {
+        return None;
+    }
+    ScanFilter::new(cond, None).ok()
 }
 
 /// Collects from one block's dictionary what `job` asks for. A dictionary lists every

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //!  query ─► virtual answer? (intrinsic names, status / kind keywords, durations) ─► done
-//!        ─► every live-store: snapshot of the tenants' traces in the window (or all recent)
+//!        ─► partitions held only by other nodes: one Remote job each, run on a replica there
+//!           (remote_jobs) and answered with what it collected
+//!        ─► every local live-store: snapshot of the tenants' traces in the window (or all recent)
 //!           newest first, cut into jobs of JOB_TRACES ──► QueryShardPool: TagsLive
 //!        ─► window given and no filter: blocks overlapping it, newest first ──► TagsInBlock
 //!           (the block's tags.json, cached; a block without one is skipped)
@@ -31,10 +33,11 @@ use tokio::sync::mpsc;
 use tracing::error;
 
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
-use crate::actors::partition::live_store::SnapshotUse;
+use crate::actors::partition::live_store::{LiveStoreHandle, SnapshotUse};
 use crate::actors::partition::live_traces::LiveTraceRef;
-use crate::actors::partition::manager::LocalPartitions;
 use crate::actors::query::QueryError;
+use crate::actors::query::remote::{LiveReplicas, LiveTarget};
+use crate::actors::query::remote_jobs::{RemoteTags, TAGS_METHOD, decode_tag_answer};
 use crate::actors::query::shard::QueryShardPool;
 use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
 use crate::actors::query::tag_collect::{TagCollector, TypedValue};
@@ -43,22 +46,21 @@ use crate::actors::query::tag_request::{ScopeChoice, TagName, TagValuesQuery, Ta
 use crate::actors::query::tag_sources::{
     INTRINSIC_TAGS, TagJob, TagJobAnswer, ValueSource, virtual_values_v1, virtual_values_v2,
 };
-use crate::model::ids::TenantId;
+use crate::model::ids::{PartitionId, TenantId};
 use crate::proto::tempopb;
-use crate::storage::block::scan_filter::ScanFilter;
 use crate::storage::block::{BlockMeta, TagScope};
 use crate::storage::block_list::BlockList;
-use crate::traceql::{Query, SearchPlan};
 
 /// Live traces per shard job.
 const JOB_TRACES: usize = 256;
 /// Jobs running at once per query.
 const JOBS_IN_FLIGHT: usize = 4;
 
-/// Answers tag queries over the node's partitions and blocks.
+/// Answers tag queries over every readable partition (here or through other nodes) and the
+/// blocks.
 #[derive(Clone)]
 pub(crate) struct TagSearcher {
-    live_stores: LocalPartitions,
+    live: LiveReplicas,
     blocks: Arc<dyn BlockList>,
     shards: QueryShardPool,
     metrics: Arc<NodeMetrics>,
@@ -68,17 +70,54 @@ pub(crate) struct TagSearcher {
 enum Job {
     Live(Vec<LiveTraceRef>),
     Block(Arc<BlockMeta>),
+    Remote { partition: PartitionId, nodes: Vec<u64> },
+}
+
+/// What a query reads.
+enum Reach {
+    /// Every readable partition and (when allowed) the blocks: a query from the API.
+    Everything,
+    /// The live data of one replica hosted here: a job another node sent.
+    Partition(LiveStoreHandle),
+}
+
+/// Progress nobody listens to.
+struct Unobserved;
+
+impl TagProgress for Unobserved {
+    fn found_more(&mut self, _: &TagCollector, _: &tempopb::MetadataMetrics) {}
 }
 
 impl TagSearcher {
     /// A searcher over these live-stores and blocks.
     pub(crate) fn new(
-        live_stores: LocalPartitions,
+        live: LiveReplicas,
         blocks: Arc<dyn BlockList>,
         shards: QueryShardPool,
         metrics: Arc<NodeMetrics>,
     ) -> TagSearcher {
-        TagSearcher { live_stores, blocks, shards, metrics }
+        TagSearcher { live, blocks, shards, metrics }
+    }
+
+    /// Runs a tag job another node sent on this node's replica of `partition` (live data
+    /// only: [`crate::actors::query::remote_jobs`]).
+    pub(crate) async fn collect_in_partition(
+        &self,
+        partition: PartitionId,
+        request: RemoteTags,
+    ) -> Result<TagJobAnswer, QueryError> {
+        let store = self.live.local_store(partition).ok_or_else(|| QueryError::Unavailable {
+            reason: format!("no replica of {partition} on this node"),
+        })?;
+        let job = TagJob::from_spec(request.job).map_err(|reason| QueryError::Query { reason })?;
+        let tenants: Vec<TenantId> =
+            request.tenants.iter().map(|tenant| TenantId::new(tenant)).collect();
+        let timeout = std::time::Duration::from_millis(request.timeout_ms);
+        let reach = Reach::Partition(store);
+        let (found, metrics) = self
+            .run(&tenants, request.window, job, Vec::new(), timeout, &mut Unobserved, reach)
+            .await?;
+        Ok(TagJobAnswer { found, inspected_bytes: metrics.inspected_bytes })
     }
 
     /// Tag names per scope (`/api/v2/search/tags`); the intrinsic scope is added for no scope,
@@ -178,8 +217,10 @@ impl TagSearcher {
         if scopes.is_empty() {
             return Ok((template, tempopb::MetadataMetrics::default()));
         }
-        let job = job(query.filter.as_ref(), None, false, template);
-        self.run(&query.tenants, query.window, job, Vec::new(), query.timeout, progress).await
+        let job = TagJob::new(query.filter.as_ref(), None, false, template);
+        let reach = Reach::Everything;
+        self.run(&query.tenants, query.window, job, Vec::new(), query.timeout, progress, reach)
+            .await
     }
 
     async fn collect_values(
@@ -196,11 +237,21 @@ impl TagSearcher {
             seed.into_iter().for_each(|value| found.add_value(value));
             return Ok((found, tempopb::MetadataMetrics::default()));
         }
-        let job = job(query.filter.as_ref(), Some(source), untyped, template);
-        self.run(&query.tenants, query.window, job, seed, query.timeout, progress).await
+        let job = TagJob::new(query.filter.as_ref(), Some(source), untyped, template);
+        self.run(
+            &query.tenants,
+            query.window,
+            job,
+            seed,
+            query.timeout,
+            progress,
+            Reach::Everything,
+        )
+        .await
     }
 
     /// Runs a job over live data and (when allowed) blocks, to completion or the timeout.
+    #[allow(clippy::too_many_arguments)] // one private entry point for every kind of query
     async fn run(
         &self,
         tenants: &[TenantId],
@@ -209,14 +260,23 @@ impl TagSearcher {
         seed: Vec<TypedValue>,
         timeout: std::time::Duration,
         progress: &mut dyn TagProgress,
+        reach: Reach,
     ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
-        let jobs = self.run_jobs(tenants, window, job, seed, progress);
+        let remote = RemoteTags {
+            tenants: tenants.iter().map(|tenant| tenant.as_str().to_string()).collect(),
+            window,
+            job: job.spec(),
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
+        let remote = (remote.encode(), timeout);
+        let jobs = self.run_jobs(tenants, window, job, seed, progress, reach, remote);
         match tokio::time::timeout(timeout, jobs).await {
             Ok(answer) => answer,
             Err(_) => Err(QueryError::Timeout { after: timeout }),
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the private half of `run`
     async fn run_jobs(
         &self,
         tenants: &[TenantId],
@@ -224,21 +284,31 @@ impl TagSearcher {
         job: TagJob,
         seed: Vec<TypedValue>,
         progress: &mut dyn TagProgress,
+        reach: Reach,
+        remote_request: (bytes::Bytes, std::time::Duration),
     ) -> Result<(TagCollector, tempopb::MetadataMetrics), QueryError> {
         let mut found = job.template.empty_like();
         seed.into_iter().for_each(|value| found.add_value(value));
         // A dictionary cannot be filtered (module doc): with a filter, live data only.
-        let reads_blocks = job.filter.is_none();
+        let reads_blocks = job.filter.is_none() && matches!(reach, Reach::Everything);
         let job = Arc::new(job);
-        let live = live_traces_newest_first(
-            &self.live_stores.live_stores(),
-            tenants,
-            window,
-            SnapshotUse::Tags,
-        )
-        .await?;
-        let mut jobs: Vec<Job> =
-            live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())).collect();
+        let mut stores = Vec::new();
+        let mut jobs = Vec::new();
+        match reach {
+            Reach::Everything => {
+                for target in self.live.targets() {
+                    match target {
+                        LiveTarget::Local(store) => stores.push(store),
+                        LiveTarget::Remote { partition, nodes } => {
+                            jobs.push(Job::Remote { partition, nodes });
+                        }
+                    }
+                }
+            }
+            Reach::Partition(store) => stores.push(store),
+        }
+        let live = live_traces_newest_first(&stores, tenants, window, SnapshotUse::Tags).await?;
+        jobs.extend(live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())));
         if let (Some((start, end)), true) = (window, reads_blocks) {
             let blocks = blocks_newest_first(self.blocks.as_ref(), tenants, (start, end));
             jobs.extend(blocks.into_iter().map(Job::Block));
@@ -248,7 +318,7 @@ impl TagSearcher {
             ..Default::default()
         };
         let mut answers = futures::stream::iter(jobs)
-            .map(|unit| self.run_one(job.clone(), unit))
+            .map(|unit| self.run_one(job.clone(), unit, remote_request.clone()))
             .buffered(JOBS_IN_FLIGHT);
         while !found.is_done()
             && let Some(answer) = answers.next().await
@@ -268,8 +338,19 @@ impl TagSearcher {
         &self,
         job: Arc<TagJob>,
         unit: Job,
+        (remote_request, timeout): (bytes::Bytes, std::time::Duration),
     ) -> Result<Option<TagJobAnswer>, QueryError> {
         match unit {
+            Job::Remote { partition, nodes } => {
+                let reply = self
+                    .live
+                    .call_replicas(partition, &nodes, TAGS_METHOD, remote_request, timeout)
+                    .await
+                    .map_err(|reason| QueryError::Unavailable { reason })?;
+                decode_tag_answer(&reply, &job.template)
+                    .map(Some)
+                    .map_err(|reason| QueryError::Unavailable { reason })
+            }
             Job::Live(traces) => {
                 self.shards.tags_live(job, traces).await.map(Some).map_err(QueryError::from_shard)
             }
@@ -284,29 +365,6 @@ impl TagSearcher {
             },
         }
     }
-}
-
-/// A job of a query, its filter compiled once. A filter the engine cannot run is ignored,
-/// like any `q` that is not a usable filter.
-fn job(
-    filter: Option<&Query>,
-    values_of: Option<ValueSource>,
-    untyped: bool,
-    template: TagCollector,
-) -> TagJob {
-    let filter = filter.and_then(|query| SearchPlan::new(query).ok());
-    let prefilter = filter.as_ref().and_then(prefilter_of);
-    TagJob { filter, prefilter, values_of, untyped, template }
-}
-
-/// The filter's necessary condition, compiled for live tag summaries; `None` when it rules
-/// nothing out (or a regex does not compile: then the engine reports nothing either).
-pub(crate) fn prefilter_of(plan: &SearchPlan) -> Option<ScanFilter> {
-    let cond = plan.necessary_condition().clone();
-    if cond.is_always() {
-        return None;
-    }
-    ScanFilter::new(cond, None).ok()
 }
 
 /// Names per scope (an interim's: without the intrinsic scope).

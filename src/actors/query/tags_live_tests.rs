@@ -18,7 +18,7 @@ use crate::actors::query::tag_sources::{ValueSource, collect_from_dictionary};
 use crate::model::ids::TraceId;
 use crate::storage::block::tag_dictionary::TagDictionaryBuilder;
 use crate::traceql::ast::{Attribute, AttributeScope, FieldRef, Intrinsic};
-use crate::traceql::{SearchPlan, parse_and_validate};
+use crate::traceql::parse_and_validate;
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
@@ -137,22 +137,17 @@ fn summary_only(trace: u8) -> LiveTraceRef {
 const NO_LIMITS: CollectLimits = CollectLimits { limit: 0, max_stale: 0, max_bytes: 0 };
 
 fn names_job(filter: Option<&str>) -> TagJob {
-    let filter = filter.map(|q| SearchPlan::new(&parse_and_validate(q).unwrap()).unwrap());
-    TagJob {
-        prefilter: filter.as_ref().and_then(crate::actors::query::tags::prefilter_of),
-        filter,
-        values_of: None,
-        untyped: false,
-        template: TagCollector::for_names(&TagScope::ATTRIBUTES, false, NO_LIMITS),
-    }
+    let filter = filter.map(|q| parse_and_validate(q).unwrap());
+    let template = TagCollector::for_names(&TagScope::ATTRIBUTES, false, NO_LIMITS);
+    let job = TagJob::new(filter.as_ref(), None, false, template);
+    assert_eq!(job.filter.is_some(), filter.is_some(), "the test filters compile");
+    job
 }
 
 fn values_job(field: FieldRef, filter: Option<&str>) -> TagJob {
-    TagJob {
-        values_of: Some(ValueSource::for_field(&field)),
-        template: TagCollector::for_values(NO_LIMITS),
-        ..names_job(filter)
-    }
+    let filter = filter.map(|q| parse_and_validate(q).unwrap());
+    let source = Some(ValueSource::for_field(&field));
+    TagJob::new(filter.as_ref(), source, false, TagCollector::for_values(NO_LIMITS))
 }
 
 fn attribute(scope: AttributeScope, name: &str) -> FieldRef {
