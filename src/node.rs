@@ -276,6 +276,7 @@ impl Node {
                 flushed: Default::default(),
                 applied: Default::default(),
                 leader_term: Default::default(),
+                known_leader: Default::default(),
                 flush_policy,
                 build_options: build_options.clone(),
                 retry: retry.clone(),

@@ -65,7 +65,7 @@ impl PartitionRouter {
     ) -> Result<LogIndex, AppendError> {
         let deadline = Instant::now() + timeout;
         let me = self.meta.me().id;
-        let mut leader = self.leader_guess(partition, timeout).await;
+        let mut leader = self.leader_guess(partition);
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -117,18 +117,21 @@ impl PartitionRouter {
                 Some(next) => Some(next),
                 None => {
                     tokio::time::sleep(NO_LEADER_PAUSE.min(remaining)).await;
-                    self.leader_guess(partition, remaining).await
+                    self.leader_guess(partition)
                 }
             };
         }
     }
 
-    /// The leader as this node's replica knows it, else the meta group's hint.
-    async fn leader_guess(&self, partition: PartitionId, timeout: Duration) -> Option<NodeId> {
-        if let Some(local) = self.local.get(partition)
-            && let Ok(Some(leader)) = local.log.leader(timeout.min(Duration::from_secs(1))).await
-        {
-            return Some(leader);
+    /// The leader as this node's replica knows it (no call: the replica publishes it), else
+    /// the meta group's hint.
+    fn leader_guess(&self, partition: PartitionId) -> Option<NodeId> {
+        let known = self
+            .local
+            .get(partition)
+            .map_or(0, |local| local.known_leader.load(std::sync::atomic::Ordering::Acquire));
+        if known != 0 {
+            return Some(known);
         }
         self.meta.view().state.partition(partition).and_then(|entry| entry.leader_hint)
     }

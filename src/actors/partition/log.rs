@@ -126,8 +126,6 @@ pub(crate) enum PartitionLogMsg {
     ReplayToLiveStore,
     /// The last index known committed here (at least the last applied one).
     GetCommitted { reply: RpcReplyPort<LogIndex> },
-    /// Whether this replica leads, and the leader it knows.
-    GetLeader { reply: RpcReplyPort<Option<NodeId>> },
     /// While leading: how many entries each replica is behind (`None` on a follower).
     GetLag { reply: RpcReplyPort<Option<BTreeMap<NodeId, u64>>> },
     /// Everything up to the index is in registered blocks: snapshot there, purge the log.
@@ -149,6 +147,9 @@ pub(crate) struct PartitionLogArgs {
     pub applied: Arc<AtomicU64>,
     /// Set to the term while this replica leads, 0 otherwise (the block-builder reads it).
     pub leader_term: Arc<AtomicU64>,
+    /// Set to the leader this replica knows as soon as openraft learns it, 0 when none (the
+    /// distributor reads it on every write).
+    pub known_leader: Arc<AtomicU64>,
     pub faults: FaultPoints,
     pub metrics: Arc<NodeMetrics>,
 }
@@ -156,6 +157,8 @@ pub(crate) struct PartitionLogArgs {
 /// State of a running partition log.
 pub(crate) struct PartitionLogState {
     raft: PartitionRaft,
+    /// Copies openraft's current leader into `args.known_leader` on every change.
+    leader_watch: tokio::task::JoinHandle<()>,
     wal: Arc<Mutex<Wal>>,
     last_report: Option<Reported>,
     args: PartitionLogArgs,
@@ -251,8 +254,9 @@ impl Actor for PartitionLog {
         )
         .await?;
         args.cluster.registry.register(group, Arc::new(raft.clone()));
+        let leader_watch = tokio::spawn(publish_leader(raft.clone(), args.known_leader.clone()));
         myself.send_interval(TICK, || PartitionLogMsg::Tick);
-        Ok(PartitionLogState { raft, wal, last_report: None, args })
+        Ok(PartitionLogState { raft, leader_watch, wal, last_report: None, args })
     }
 
     async fn post_start(
@@ -272,6 +276,8 @@ impl Actor for PartitionLog {
         state: &mut PartitionLogState,
     ) -> Result<(), ActorProcessingErr> {
         state.args.leader_term.store(0, Ordering::Release);
+        state.leader_watch.abort();
+        state.args.known_leader.store(0, Ordering::Release);
         // A retired replica's progress must not linger in /metrics.
         let labels = PartitionLabels { partition: state.args.partition.to_string() };
         state.args.metrics.partition_applied.remove(&labels);
@@ -313,9 +319,6 @@ impl Actor for PartitionLog {
                     .map_or(0, |log_id| log_id.index);
                 let applied = state.args.applied.load(Ordering::Acquire);
                 let _ = reply.send(LogIndex(committed.max(applied)));
-            }
-            PartitionLogMsg::GetLeader { reply } => {
-                let _ = reply.send(state.raft.metrics().borrow_watched().current_leader);
             }
             PartitionLogMsg::GetLag { reply } => {
                 let metrics = state.raft.metrics().borrow_watched().clone();
@@ -368,6 +371,19 @@ impl Actor for PartitionLog {
             }
         }
         Ok(())
+    }
+}
+
+/// Keeps `known` equal to the leader openraft knows (0 for none) until the group stops.
+async fn publish_leader(raft: PartitionRaft, known: Arc<AtomicU64>) {
+    let mut metrics = raft.metrics();
+    loop {
+        let leader = metrics.borrow_watched().current_leader.unwrap_or(0);
+        known.store(leader, Ordering::Release);
+        if metrics.changed().await.is_err() {
+            known.store(0, Ordering::Release);
+            return;
+        }
     }
 }
 
@@ -542,11 +558,6 @@ impl PartitionLogHandle {
     /// The last index known committed on this replica (at least the last applied one).
     pub async fn committed(&self, timeout: Duration) -> Result<LogIndex, CallError> {
         self.slot.call(|reply| PartitionLogMsg::GetCommitted { reply }, timeout).await
-    }
-
-    /// The leader this replica knows.
-    pub async fn leader(&self, timeout: Duration) -> Result<Option<NodeId>, CallError> {
-        self.slot.call(|reply| PartitionLogMsg::GetLeader { reply }, timeout).await
     }
 
     /// While this replica leads: entries each replica is behind.

@@ -53,6 +53,9 @@ pub(crate) struct LocalPartition {
     pub flushed: FlushedIndex,
     /// The term while it leads, 0 otherwise.
     pub leader_term: Arc<AtomicU64>,
+    /// The leader it knows, 0 when none (kept current by the replica; the distributor reads
+    /// it on every write).
+    pub known_leader: Arc<AtomicU64>,
 }
 
 /// The replicas this node hosts; cheap to clone.
@@ -121,6 +124,7 @@ pub(crate) async fn run(
                             live_store: LiveStoreHandle::new(args.live_store_slot.clone()),
                             flushed: args.flushed.clone(),
                             leader_term: args.leader_term.clone(),
+                            known_leader: args.known_leader.clone(),
                         },
                     );
                     args.flushed.store(entry.flushed, Ordering::Release);

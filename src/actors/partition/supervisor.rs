@@ -97,6 +97,8 @@ pub(crate) struct PartitionArgs {
     pub applied: Arc<AtomicU64>,
     /// The term while this replica leads, 0 otherwise.
     pub leader_term: Arc<AtomicU64>,
+    /// The leader this replica knows, 0 when none (node ids start at 1).
+    pub known_leader: Arc<AtomicU64>,
     pub flush_policy: FlushPolicy,
     pub build_options: BlockBuildOptions,
     pub retry: RetryPolicy,
@@ -150,6 +152,7 @@ impl PartitionSupervisorState {
                     flushed: args.flushed.clone(),
                     applied: args.applied.clone(),
                     leader_term: args.leader_term.clone(),
+                    known_leader: args.known_leader.clone(),
                     faults: args.faults.clone(),
                     metrics: args.metrics.clone(),
                 };
