@@ -52,6 +52,17 @@ async fn three_nodes_join_through_seeds() {
         assert_eq!(status, 200);
         assert_eq!(other["nodes"].as_array().map(Vec::len), Some(3), "{other:#}");
     }
+    // The bootstrap node creates every partition group and leads it first; leadership then
+    // spreads so that every node leads some of the four partitions.
+    cluster
+        .wait_for_view(0, "partition leaders on every node", |view| {
+            let leaders: std::collections::BTreeSet<u64> = view["partitions"]
+                .as_array()
+                .map(|partitions| partitions.iter().filter_map(|p| p["leader"].as_u64()).collect())
+                .unwrap_or_default();
+            leaders.len() == 3
+        })
+        .await;
 }
 
 /// Without the bearer token (or with a wrong one) the admin API answers 401.

@@ -9,6 +9,9 @@
 //!  leading, pending, voters = replicas         ──► Activate
 //!  leading, leadership or progress not told    ──► Report (progress at most every 5 s, at
 //!                                                 once for an inactive partition)
+//!
+//!  transfer_due: leading, replica set settled, another replica is the preferred leader
+//!  (meta::preferred_leaders) and caught up      ──► hand leadership to it (retried after 30 s)
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +24,8 @@ use crate::cluster::types::NodeId;
 const CAUGHT_UP_SLACK: u64 = 64;
 /// How often a leader reports its commit index when nothing else changed.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+/// How long a leader waits before trying again to hand leadership to the preferred replica.
+const TRANSFER_RETRY: Duration = Duration::from_secs(30);
 
 /// This replica's view of its Raft group.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +147,32 @@ pub(crate) fn due(
         duties.push(Duty::Report { term: facts.term, committed: facts.committed });
     }
     duties
+}
+
+/// The replica to hand leadership to: another replica is the `preferred` leader (leader
+/// balance), it votes and has caught up, no replica-set change is under way or due, and no
+/// transfer was tried in the last [`TRANSFER_RETRY`].
+pub(crate) fn transfer_due(
+    entry: &PartitionEntry,
+    preferred: Option<NodeId>,
+    facts: &GroupFacts,
+    tried_at: Option<Instant>,
+    now: Instant,
+) -> Option<NodeId> {
+    let to = preferred?;
+    let desired: BTreeSet<NodeId> = entry.replicas.iter().copied().collect();
+    let caught_up =
+        facts.matched.get(&to).is_some_and(|matched| matched + CAUGHT_UP_SLACK >= facts.last_index);
+    let rested = tried_at.is_none_or(|at| now.saturating_duration_since(at) >= TRANSFER_RETRY);
+    let due = facts.leading
+        && !facts.changing
+        && to != facts.me
+        && entry.state != PartitionState::Pending
+        && facts.voters == desired
+        && facts.voters.contains(&to)
+        && caught_up
+        && rested;
+    due.then_some(to)
 }
 
 #[cfg(test)]
@@ -274,5 +305,29 @@ mod tests {
         assert_eq!(due(&inactive, address, &facts, Some(recent), now), vec![report]);
         let up_to_date = Reported { term: 4, committed: 1000, at: now };
         assert!(due(&told(1000), address, &facts, Some(up_to_date), later).is_empty());
+    }
+
+    #[test]
+    fn leadership_goes_to_the_preferred_replica_once_it_caught_up() {
+        let active = entry(PartitionState::Active, &[1, 2, 3], Some(1));
+        let now = Instant::now();
+        let mut facts = leader_of(&[1, 2, 3], &[]);
+        facts.matched = BTreeMap::from([(2, 1000), (3, 500)]);
+        assert_eq!(transfer_due(&active, Some(2), &facts, None, now), Some(2));
+        assert_eq!(transfer_due(&active, Some(1), &facts, None, now), None, "already preferred");
+        assert_eq!(transfer_due(&active, None, &facts, None, now), None);
+        assert_eq!(transfer_due(&active, Some(3), &facts, None, now), None, "3 trails");
+        let tried = Some(now);
+        assert_eq!(transfer_due(&active, Some(2), &facts, tried, now), None, "just tried");
+        let later = now + TRANSFER_RETRY;
+        assert_eq!(transfer_due(&active, Some(2), &facts, tried, later), Some(2));
+        let pending = entry(PartitionState::Pending, &[1, 2, 3], Some(1));
+        assert_eq!(transfer_due(&pending, Some(2), &facts, None, now), None);
+        let moving = entry(PartitionState::Active, &[1, 2, 4], Some(1));
+        assert_eq!(transfer_due(&moving, Some(2), &facts, None, now), None, "set changing");
+        let follower = GroupFacts { leading: false, ..facts.clone() };
+        assert_eq!(transfer_due(&active, Some(2), &follower, None, now), None);
+        let joint = GroupFacts { changing: true, ..facts };
+        assert_eq!(transfer_due(&active, Some(2), &joint, None, now), None);
     }
 }

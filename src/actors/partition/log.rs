@@ -40,7 +40,7 @@ use crate::actors::partition::live_store::LiveStoreHandle;
 use crate::actors::partition::live_traces::CommittedRecord;
 use crate::api::error_code::ErrorCode;
 use crate::cluster::log_store::WalLogStore;
-use crate::cluster::meta::MetaCommand;
+use crate::cluster::meta::{MetaCommand, preferred_leaders};
 use crate::cluster::meta_group::MetaGroup;
 use crate::cluster::partition_group::{
     CommitSink, CommittedEntry, FlushedIndex, PartitionRaft, PartitionStateMachine,
@@ -161,6 +161,8 @@ pub(crate) struct PartitionLogState {
     leader_watch: tokio::task::JoinHandle<()>,
     wal: Arc<Mutex<Wal>>,
     last_report: Option<Reported>,
+    /// When leadership was last handed to the preferred replica.
+    transfer_tried: Option<Instant>,
     args: PartitionLogArgs,
 }
 
@@ -256,7 +258,14 @@ impl Actor for PartitionLog {
         args.cluster.registry.register(group, Arc::new(raft.clone()));
         let leader_watch = tokio::spawn(publish_leader(raft.clone(), args.known_leader.clone()));
         myself.send_interval(TICK, || PartitionLogMsg::Tick);
-        Ok(PartitionLogState { raft, leader_watch, wal, last_report: None, args })
+        Ok(PartitionLogState {
+            raft,
+            leader_watch,
+            wal,
+            last_report: None,
+            transfer_tried: None,
+            args,
+        })
     }
 
     async fn post_start(
@@ -415,7 +424,11 @@ async fn leader_duties(state: &mut PartitionLogState) -> Result<(), String> {
     let facts = group_facts(state.args.cluster.me, initialized, &state.raft);
     let address = |node: NodeId| view.state.member(node).map(|member| member.cluster_addr.clone());
     let raft = &state.raft;
-    for duty in leader_duties::due(&entry, address, &facts, state.last_report, Instant::now()) {
+    let now = Instant::now();
+    let preferred = preferred_leaders(&view.state).get(&partition).copied();
+    let transfer =
+        leader_duties::transfer_due(&entry, preferred, &facts, state.transfer_tried, now);
+    for duty in leader_duties::due(&entry, address, &facts, state.last_report, now) {
         match duty {
             Duty::Create(members) => {
                 info!(%partition, replicas = ?entry.replicas, "creating the partition group");
@@ -462,6 +475,11 @@ async fn leader_duties(state: &mut PartitionLogState) -> Result<(), String> {
                 state.last_report = Some(Reported { term, committed, at: Instant::now() });
             }
         }
+    }
+    if let Some(to) = transfer {
+        info!(%partition, to, "handing leadership to the preferred replica");
+        state.transfer_tried = Some(now);
+        state.raft.trigger().transfer_leader(to).await.map_err(|error| error.to_string())?;
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ mod apply;
 mod blocks;
 mod command;
 mod invariants;
+mod leadership;
 mod partitions;
 mod placement;
 mod reconcile;
@@ -36,6 +37,7 @@ mod state;
 pub use self::{apply::MAX_PARTITIONS_PER_REQUEST, state::FlushIntent};
 pub use self::{
     command::{MetaCommand, MetaResponse, NodeInfo, RefusalKind},
+    leadership::preferred_leaders,
     reconcile::reconcile,
     state::{Member, MemberState, MetaState, PartitionEntry, PartitionState},
 };

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{Backoff, RPCOption, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
@@ -191,6 +192,17 @@ macro_rules! wire_config {
                 }
             }
 
+            async fn transfer_leader(
+                &self,
+                target: NodeId,
+                group: GroupId,
+                rpc: TransferLeaderRequest<$config>,
+                option: RPCOption,
+            ) -> Result<TransferLeaderResponse<$config>, RPCError<$config>> {
+                let wire = request(group, RaftMethod::TransferLeader, json(&rpc));
+                self.send(target, wire, option.hard_ttl()).await.map_err(unreachable::<$config>)
+            }
+
             fn backoff(&self) -> Option<Backoff> {
                 Some(Backoff::new(std::iter::repeat(UNREACHABLE_BACKOFF)))
             }
@@ -238,7 +250,11 @@ macro_rules! wire_config {
                         let snapshot = Snapshot { meta, snapshot: request.snapshot.to_vec() };
                         json(&self.install_full_snapshot(vote, snapshot).await.map_err(|error| error.to_string()))
                     }
-                    RaftMethod::TransferLeader | RaftMethod::Unspecified => {
+                    RaftMethod::TransferLeader => {
+                        let rpc: TransferLeaderRequest<$config> = decode(&request.header)?;
+                        json(&self.handle_transfer_leader(rpc).await.map_err(|error| error.to_string()))
+                    }
+                    RaftMethod::Unspecified => {
                         return Err(Status::unimplemented(format!("raft method {method:?} is not served")));
                     }
                 };
