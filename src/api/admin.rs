@@ -131,6 +131,9 @@ pub struct PartitionView {
 pub struct ClusterView {
     /// The node that answered.
     pub answered_by: NodeId,
+    /// The metadata was confirmed with the meta leader (a linearizable read); `false` when no
+    /// leader answered in time and this is the answering node's own, possibly stale, copy.
+    pub linearizable: bool,
     /// The meta group's leader.
     pub meta_leader: Option<NodeId>,
     /// The meta group's term.
@@ -147,7 +150,17 @@ async fn cluster(request: HttpRequest, state: web::Data<AdminState>) -> HttpResp
     if let Some(refused) = refusal(&request, &state) {
         return refused;
     }
-    let view = state.meta.view();
+    // Linearizable when the meta leader answers in time; otherwise (no quorum, which is when an
+    // operator most needs this page) this node's own, possibly stale, metadata, marked so.
+    let (view, linearizable) =
+        match tokio::time::timeout(LINEARIZABLE_TIMEOUT, state.meta.linearizable_view()).await {
+            Ok(Ok(view)) => (view, true),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "cluster view from local metadata");
+                (state.meta.view(), false)
+            }
+            Err(_) => (state.meta.view(), false),
+        };
     let metrics = state.meta.raft().metrics().borrow_watched().clone();
     let membership = metrics.membership_config.membership();
     let voters: Vec<NodeId> = membership.voter_ids().collect();
@@ -209,6 +222,7 @@ async fn cluster(request: HttpRequest, state: web::Data<AdminState>) -> HttpResp
         .collect();
     HttpResponse::Ok().json(ClusterView {
         answered_by: state.meta.me().id,
+        linearizable,
         meta_leader: metrics.current_leader,
         meta_term: metrics.current_term,
         replication_factor: view.state.replication_factor(),
@@ -232,6 +246,9 @@ async fn replication_lag(
     let reply = state.peers.call(leader, request, LAG_TIMEOUT).await.ok()?;
     serde_json::from_slice::<Option<BTreeMap<NodeId, u64>>>(&reply.body).ok().flatten()
 }
+
+/// How long the cluster view waits to confirm its metadata with the meta leader.
+const LINEARIZABLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long the cluster view waits for a leader's replication figures.
 const LAG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);

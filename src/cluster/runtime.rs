@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::cluster::error::ClusterError;
 use crate::cluster::meta::{MetaCommand, NodeInfo};
-use crate::cluster::meta_group::{MetaGroup, PROPOSE_METHOD};
+use crate::cluster::meta_group::{MetaGroup, PROPOSE_METHOD, READ_INDEX_METHOD};
 use crate::cluster::reconciler;
 use crate::cluster::transport::{
     ClusterHandler, ClusterService, ClusterTls, NetFaults, Peers, RaftRegistry, RaftRouter,
@@ -352,6 +352,10 @@ impl ClusterHandler for NodeHandler {
                 let body = serde_json::to_vec(&answer)
                     .map_err(|error| tonic::Status::internal(error.to_string()))?;
                 Ok(CallReply { body: body.into() })
+            }
+            READ_INDEX_METHOD => {
+                let index = self.meta.read_index_as_leader().await?;
+                Ok(CallReply { body: index.to_le_bytes().to_vec().into() })
             }
             method => {
                 let writes =

@@ -51,6 +51,7 @@ async fn three_nodes_join_through_seeds() {
         let (status, other) = cluster.node(position).admin().cluster().await;
         assert_eq!(status, 200);
         assert_eq!(other["nodes"].as_array().map(Vec::len), Some(3), "{other:#}");
+        assert_eq!(other["linearizable"], true, "confirmed with the meta leader: {other:#}");
     }
     // The bootstrap node creates every partition group and leads it first; leadership then
     // spreads so that every node leads some of the four partitions.
@@ -178,6 +179,10 @@ async fn an_isolated_node_then_healed_loses_nothing() {
     let isolated = cluster.node(2).node();
     isolated.net_faults().isolate();
     load.wait_for_progress(60, "ingest while a node is isolated").await;
+    // Cut off from the meta leader, the node still shows its view, marked as possibly stale.
+    let (status, view) = cluster.node(2).admin().cluster().await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["linearizable"], false, "{view:#}");
     isolated.net_faults().heal();
     load.wait_for_progress(30, "ingest after healing").await;
     let oracle = load.stop().await;

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::ChangeMembers;
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::ReadPolicy;
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::impls::BasicNode;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -43,6 +44,9 @@ pub(crate) type MetaRaft = openraft::Raft<MetaRaftConfig, MetaStateMachine>;
 
 /// `Call` method proposing a command to the meta leader.
 pub(crate) const PROPOSE_METHOD: &str = "meta.propose";
+
+/// `Call` method asking the meta leader for a read index (a linearizable read elsewhere).
+pub(crate) const READ_INDEX_METHOD: &str = "meta.read_index";
 
 /// Pause between attempts while no leader is known.
 const NO_LEADER_PAUSE: Duration = Duration::from_millis(100);
@@ -247,6 +251,50 @@ impl MetaGroup {
         serde_json::from_slice(&reply.body).map_err(|error| {
             ClusterError::Raft(format!("bad answer from the meta leader: {error}"))
         })
+    }
+
+    /// The metadata as of some moment after this call began (a linearizable read): the
+    /// leader confirms it still leads and names the index its state covers, and this node
+    /// waits until it has applied that far.
+    pub(crate) async fn linearizable_view(&self) -> Result<Arc<MetaView>, ClusterError> {
+        let index = match self.read_index_as_leader().await {
+            Ok(index) => index,
+            Err(_) => {
+                let leader = self
+                    .raft
+                    .current_leader()
+                    .await
+                    .filter(|leader| *leader != self.me.id)
+                    .ok_or_else(|| ClusterError::NoLeader("the meta group".to_string()))?;
+                let request = CallRequest {
+                    method: READ_INDEX_METHOD.to_string(),
+                    partition: 0,
+                    body: Default::default(),
+                };
+                let reply = self.peers.call(leader, request, self.timeout).await?;
+                let bytes: [u8; 8] = reply.body.as_ref().try_into().map_err(|_| {
+                    ClusterError::Raft("the meta leader's read index is not 8 bytes".to_string())
+                })?;
+                u64::from_le_bytes(bytes)
+            }
+        };
+        self.raft
+            .wait(Some(self.timeout))
+            .applied_index_at_least(Some(index), "a linearizable read")
+            .await
+            .map_err(|error| ClusterError::Timeout(format!("applying the metadata: {error}")))?;
+        Ok(self.view())
+    }
+
+    /// Confirms this node leads the meta group and returns the index a read must wait for.
+    pub(crate) async fn read_index_as_leader(&self) -> Result<u64, tonic::Status> {
+        match self.raft.get_read_log_id(ReadPolicy::ReadIndex).await {
+            Ok((read, _)) => Ok(read.log_id().index),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(forward))) => {
+                Err(crate::cluster::transport::not_leader("the meta group", forward.leader_id))
+            }
+            Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+        }
     }
 
     /// Proposes a command only if this node leads (what a forwarded proposal runs).
