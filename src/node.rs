@@ -183,6 +183,10 @@ impl Node {
         let wal_root = config.storage.trace.wal.path.clone();
         std::fs::create_dir_all(&wal_root)
             .map_err(|source| NodeError::DataDir { path: wal_root.clone(), source })?;
+        // Before joining anything: a partition log from before clustering cannot be served.
+        let legacy_options = WalOptions { segment_bytes: config.storage.trace.wal.segment_bytes };
+        crate::cluster::legacy::check_partition_logs(&wal_root, &legacy_options)
+            .map_err(|error| NodeError::Startup { reason: error.to_string() })?;
         let net_faults = Arc::new(NetFaults::default());
         let cluster =
             ClusterRuntime::start(&config, cluster_listener, addrs.http, net_faults.clone())

@@ -4,6 +4,7 @@
 //! touches one place.
 
 pub(crate) mod error;
+pub(crate) mod legacy;
 pub(crate) mod log_store;
 pub mod meta;
 pub(crate) mod meta_group;

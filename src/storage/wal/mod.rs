@@ -325,6 +325,11 @@ impl Wal {
         Ok(())
     }
 
+    /// Whether a vote was ever saved in `dir`, without opening (and scanning) the log.
+    pub(crate) fn has_vote_file(dir: &Path) -> bool {
+        dir.join(meta::VOTE_FILE).is_file()
+    }
+
     /// Returns the last saved vote.
     pub(crate) fn read_vote(&self) -> Result<Option<Vec<u8>>, WalError> {
         Ok(self.vote.clone())
