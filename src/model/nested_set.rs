@@ -83,13 +83,16 @@ pub(crate) fn nested_set(spans: &[SpanLink<'_>]) -> Vec<NestedSet> {
         numbering.number_tree(root, 0, &children);
     }
     // Whatever no root reached hangs off a parent cycle: cut each cycle at its first span in
-    // sibling order (not input order: the same trace must number the same however its
-    // spans arrive, live or read back from a block).
-    for position in 0..spans.len() {
-        if numbering.result[position].is_none() {
-            let cut = first_span_of_cycle_above(position, &parent_of, sibling_order);
-            numbering.number_tree(cut, 0, &children);
-        }
+    // sibling order, and number the cycles in that order too (not input order: the same
+    // trace must number the same however its spans arrive, live or read back from a block).
+    let mut cuts: Vec<usize> = (0..spans.len())
+        .filter(|position| numbering.result[*position].is_none())
+        .map(|position| first_span_of_cycle_above(position, &parent_of, sibling_order))
+        .collect();
+    cuts.sort_by_key(sibling_order);
+    cuts.dedup();
+    for cut in cuts {
+        numbering.number_tree(cut, 0, &children);
     }
     numbering.result.into_iter().map(Option::unwrap_or_default).collect()
 }
@@ -212,6 +215,31 @@ mod tests {
         assert_eq!(result[0].parent, 0);
         assert_eq!(result[1].parent, result[0].left);
         assert_valid(&spans, &result);
+    }
+
+    #[test]
+    fn separate_cycles_number_the_same_whatever_the_input_order() {
+        // Two cycles, each with a span hanging off it; start times order them.
+        let spans = [
+            link(b"c1", b"c2", 30),
+            link(b"c2", b"c1", 31),
+            link(b"cx", b"c1", 32),
+            link(b"d1", b"d2", 10),
+            link(b"d2", b"d1", 11),
+            link(b"dx", b"d2", 12),
+        ];
+        let forward = nested_set(&spans);
+        assert_valid(&spans, &forward);
+        let reversed: Vec<_> = spans.iter().rev().copied().collect();
+        let backward = nested_set(&reversed);
+        let by_id = |spans: &[SpanLink<'_>], numbers: &[NestedSet]| {
+            let mut map: Vec<(Vec<u8>, NestedSet)> =
+                spans.iter().map(|s| s.span_id.to_vec()).zip(numbers.iter().copied()).collect();
+            map.sort_by(|a, b| a.0.cmp(&b.0));
+            map
+        };
+        assert_eq!(by_id(&spans, &forward), by_id(&reversed, &backward));
+        assert_eq!(forward[3].left, 1, "the earlier cycle is numbered first");
     }
 
     #[test]
