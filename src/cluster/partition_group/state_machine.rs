@@ -11,6 +11,9 @@
 //!
 //! The snapshot's metadata (log id, membership) is kept in the partition's WAL directory, so
 //! a restarted replica knows its membership even after the entry that set it was purged.
+//! The membership in a snapshot is the last one at or before the snapshot's index (not the
+//! last applied, which may come later): a follower installing it must not see a membership
+//! from its future, or the entries that follow would carry an older one than it holds.
 
 use std::io;
 use std::path::PathBuf;
@@ -67,9 +70,38 @@ pub(crate) struct PartitionStateMachine {
     applied: Option<LogIdOf<PartitionRaftConfig>>,
     /// The last applied index, for the node (replays, progress reports).
     applied_index: Arc<AtomicU64>,
-    membership: StoredMembershipOf<PartitionRaftConfig>,
+    /// Applied memberships in log order: the last one at or before the flushed index, and
+    /// every later one (a snapshot at the flushed index needs the one in force there).
+    memberships: Vec<StoredMembershipOf<PartitionRaftConfig>>,
     /// The last snapshot built or installed (shared with the builder, which replaces it).
     current: CurrentSnapshot,
+}
+
+/// The index a stored membership was written at (0 for none).
+fn membership_index(membership: &StoredMembershipOf<PartitionRaftConfig>) -> u64 {
+    membership.log_id().as_ref().map_or(0, |log_id| log_id.index)
+}
+
+/// The membership in force at `index`: the last one written at or before it.
+fn membership_at(
+    memberships: &[StoredMembershipOf<PartitionRaftConfig>],
+    index: u64,
+) -> StoredMembershipOf<PartitionRaftConfig> {
+    memberships
+        .iter()
+        .rev()
+        .find(|membership| membership_index(membership) <= index)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Forgets the memberships no snapshot at or after `flushed` can need.
+fn prune_memberships(memberships: &mut Vec<StoredMembershipOf<PartitionRaftConfig>>, flushed: u64) {
+    let in_force =
+        memberships.iter().rposition(|membership| membership_index(membership) <= flushed);
+    if let Some(position) = in_force {
+        memberships.drain(..position);
+    }
 }
 
 type CurrentSnapshot = Arc<Mutex<Option<SnapshotMetaOf<PartitionRaftConfig>>>>;
@@ -97,14 +129,14 @@ impl PartitionStateMachine {
             flushed,
             applied: None,
             applied_index,
-            membership: StoredMembership::default(),
+            memberships: Vec::new(),
             current: Arc::new(Mutex::new(None)),
         };
         if let Some(bytes) = stored {
             let stored: StoredMeta = serde_json::from_slice(&bytes)
                 .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
             machine.applied = stored.meta.last_log_id;
-            machine.membership = stored.meta.last_membership.clone();
+            machine.memberships = vec![stored.meta.last_membership.clone()];
             *lock_current(&machine.current) = Some(stored.meta);
         }
         // The live-store starts at the snapshot: everything before it is in blocks.
@@ -131,7 +163,7 @@ pub(crate) struct PartitionSnapshotBuilder {
     wal: Arc<Mutex<Wal>>,
     flushed: u64,
     applied: Option<LogIdOf<PartitionRaftConfig>>,
-    membership: StoredMembershipOf<PartitionRaftConfig>,
+    memberships: Vec<StoredMembershipOf<PartitionRaftConfig>>,
     current: CurrentSnapshot,
 }
 
@@ -147,7 +179,7 @@ impl RaftSnapshotBuilder<PartitionRaftConfig> for PartitionSnapshotBuilder {
             // Nothing new is in blocks: the previous snapshot stands.
             let meta = previous_meta.unwrap_or_else(|| SnapshotMetaOf::<PartitionRaftConfig> {
                 last_log_id: None,
-                last_membership: self.membership.clone(),
+                last_membership: StoredMembership::default(),
             });
             return Ok(Snapshot { meta, snapshot: Vec::new() });
         }
@@ -165,7 +197,7 @@ impl RaftSnapshotBuilder<PartitionRaftConfig> for PartitionSnapshotBuilder {
         };
         let meta = SnapshotMetaOf::<PartitionRaftConfig> {
             last_log_id: Some(raft_log_id(LogId { term, index: LogIndex(upto) })),
-            last_membership: self.membership.clone(),
+            last_membership: membership_at(&self.memberships, upto),
         };
         let bytes = serde_json::to_vec(&StoredMetaRef { meta: &meta }).map_err(io::Error::other)?;
         snapshot_file::write(self.dir.clone(), bytes).await?;
@@ -182,7 +214,7 @@ impl RaftStateMachine<PartitionRaftConfig> for PartitionStateMachine {
         &mut self,
     ) -> io::Result<(Option<LogIdOf<PartitionRaftConfig>>, StoredMembershipOf<PartitionRaftConfig>)>
     {
-        Ok((self.applied, self.membership.clone()))
+        Ok((self.applied, self.memberships.last().cloned().unwrap_or_default()))
     }
 
     async fn apply<Strm>(&mut self, entries: Strm) -> io::Result<()>
@@ -197,7 +229,7 @@ impl RaftStateMachine<PartitionRaftConfig> for PartitionStateMachine {
                 EntryPayload::Normal(batch) => batch.0,
                 EntryPayload::Blank => Bytes::new(),
                 EntryPayload::Membership(membership) => {
-                    self.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    self.memberships.push(StoredMembership::new(Some(entry.log_id), membership));
                     Bytes::new()
                 }
             };
@@ -210,6 +242,7 @@ impl RaftStateMachine<PartitionRaftConfig> for PartitionStateMachine {
         if let Some(applied) = self.applied {
             self.applied_index.store(applied.index, Ordering::Release);
         }
+        prune_memberships(&mut self.memberships, self.flushed.load(Ordering::Acquire));
         // The live-store sees the entries before any writer hears of them: a read after an
         // acknowledgement finds its spans.
         if !committed.is_empty() {
@@ -227,7 +260,7 @@ impl RaftStateMachine<PartitionRaftConfig> for PartitionStateMachine {
             wal: self.wal.clone(),
             flushed: self.flushed.load(Ordering::Acquire),
             applied: self.applied,
-            membership: self.membership.clone(),
+            memberships: self.memberships.clone(),
             current: self.current.clone(),
         }
     }
@@ -239,7 +272,7 @@ impl RaftStateMachine<PartitionRaftConfig> for PartitionStateMachine {
     ) -> io::Result<()> {
         self.persist(meta).await?;
         self.applied = meta.last_log_id;
-        self.membership = meta.last_membership.clone();
+        self.memberships = vec![meta.last_membership.clone()];
         *lock_current(&self.current) = Some(meta.clone());
         if let Some(applied) = meta.last_log_id {
             self.applied_index.store(applied.index, Ordering::Release);
@@ -252,5 +285,44 @@ impl RaftStateMachine<PartitionRaftConfig> for PartitionStateMachine {
         &mut self,
     ) -> io::Result<Option<SnapshotOf<PartitionRaftConfig, Vec<u8>>>> {
         Ok(lock_current(&self.current).clone().map(|meta| Snapshot { meta, snapshot: Vec::new() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use openraft::Membership;
+
+    use super::*;
+
+    fn written_at(index: u64, voters: &[u64]) -> StoredMembershipOf<PartitionRaftConfig> {
+        let voters: BTreeSet<u64> = voters.iter().copied().collect();
+        let membership = Membership::new_with_defaults(vec![voters], []);
+        StoredMembership::new(
+            Some(raft_log_id(LogId { term: Term(1), index: LogIndex(index) })),
+            membership,
+        )
+    }
+
+    #[test]
+    fn a_snapshot_takes_the_membership_in_force_at_its_index() {
+        let history = vec![written_at(1, &[1]), written_at(5, &[1, 2]), written_at(9, &[2, 3])];
+        assert_eq!(membership_at(&history, 4), history[0]);
+        assert_eq!(membership_at(&history, 5), history[1]);
+        assert_eq!(membership_at(&history, 8), history[1], "not the later one at 9");
+        assert_eq!(membership_at(&history, 20), history[2]);
+        assert_eq!(membership_at(&history, 0), StoredMembership::default());
+    }
+
+    #[test]
+    fn pruning_keeps_the_membership_in_force_at_the_flushed_index_and_later_ones() {
+        let mut history = vec![written_at(1, &[1]), written_at(5, &[1, 2]), written_at(9, &[2, 3])];
+        prune_memberships(&mut history, 0);
+        assert_eq!(history.len(), 3, "nothing flushed: all may be needed");
+        prune_memberships(&mut history, 6);
+        assert_eq!(history, vec![written_at(5, &[1, 2]), written_at(9, &[2, 3])]);
+        prune_memberships(&mut history, 100);
+        assert_eq!(history, vec![written_at(9, &[2, 3])]);
     }
 }
