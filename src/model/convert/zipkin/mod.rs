@@ -20,6 +20,7 @@
 
 mod json_fields;
 mod json_v2;
+mod proto;
 mod span;
 mod tag_rules;
 #[cfg(test)]
@@ -29,6 +30,7 @@ mod to_otlp;
 use thiserror::Error;
 
 pub use json_v2::decode_v2_json;
+pub use proto::decode_v2_proto;
 
 /// Why a Zipkin request body was refused.
 #[derive(Debug, Error)]
