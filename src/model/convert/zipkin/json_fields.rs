@@ -95,6 +95,16 @@ pub(super) fn unsigned(value: Value, index: usize, field: &str) -> Result<u64, Z
     }
 }
 
+/// A signed integer that fits 64 bits.
+pub(super) fn signed(value: Value, index: usize, field: &str) -> Result<i64, ZipkinError> {
+    match &value {
+        Value::Number(number) => number.as_i64().ok_or_else(|| {
+            invalid_span(index, format!("{field} must be an integer, got {number}"))
+        }),
+        other => Err(wrong_type(index, field, "an integer", other)),
+    }
+}
+
 /// A port, 0 to 65535 (0 is unknown).
 pub(super) fn port(value: Value, index: usize, field: &str) -> Result<u16, ZipkinError> {
     let out_of_range = |shown: String| {

@@ -19,6 +19,7 @@
 //! but invalid (all zero) are mapped as they are: the distributor rejects them.
 
 mod json_fields;
+mod json_v1;
 mod json_v2;
 mod proto;
 mod span;
@@ -29,6 +30,7 @@ mod to_otlp;
 
 use thiserror::Error;
 
+pub use json_v1::decode_v1_json;
 pub use json_v2::decode_v2_json;
 pub use proto::decode_v2_proto;
 
