@@ -1,8 +1,10 @@
 //! Compiles `proto/` with protox (pure Rust, no `protoc`), reusing opentelemetry-proto's OTLP
 //! types through `extern_path` so Tempo's messages embed the very types the receivers decode.
+//! Zipkin's `zipkin.proto` (messages only) is compiled for the Zipkin protobuf decoder.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/tempopb/tempo.proto", "proto/spanlake/cluster.proto"];
+    let protos =
+        ["proto/tempopb/tempo.proto", "proto/spanlake/cluster.proto", "proto/zipkin/zipkin.proto"];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
@@ -13,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         // Cluster payloads (span batches, log entries) stay `Bytes`: no copy on the way in.
         .bytes(".spanlake.cluster.v1")
+        // Zipkin tags decode into a sorted map, so the attributes they become have a stable order.
+        .btree_map(".zipkin.proto3.Span.tags")
         .extern_path(".opentelemetry.proto.trace.v1", "::opentelemetry_proto::tonic::trace::v1")
         .extern_path(".opentelemetry.proto.common.v1", "::opentelemetry_proto::tonic::common::v1")
         .extern_path(

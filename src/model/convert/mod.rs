@@ -1,3 +1,5 @@
-//! Conversions from wire formats into the OTLP span model, one file per format.
+//! Conversions from wire formats into the OTLP span model, one module per format: OTLP JSON
+//! and Zipkin (v2 JSON and protobuf, v1 JSON).
 
 pub mod otlp_json;
+pub mod zipkin;
