@@ -1,8 +1,15 @@
 //! Compiles `proto/` with protox (pure Rust, no `protoc`), reusing opentelemetry-proto's OTLP
 //! types through `extern_path` so Tempo's messages embed the very types the receivers decode.
+//! Jaeger's `api_v2` protos use `google.protobuf.Timestamp`/`Duration`: protox ships those
+//! well-known types and they are generated here too (`crate::proto::google::protobuf`), so no
+//! `prost-types` dependency is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/tempopb/tempo.proto", "proto/spanlake/cluster.proto"];
+    let protos = [
+        "proto/tempopb/tempo.proto",
+        "proto/spanlake/cluster.proto",
+        "proto/jaeger/api_v2/collector.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }
@@ -13,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         // Cluster payloads (span batches, log entries) stay `Bytes`: no copy on the way in.
         .bytes(".spanlake.cluster.v1")
+        // Timestamp and Duration for Jaeger's api_v2, generated instead of `prost_types`.
+        .compile_well_known_types(true)
         .extern_path(".opentelemetry.proto.trace.v1", "::opentelemetry_proto::tonic::trace::v1")
         .extern_path(".opentelemetry.proto.common.v1", "::opentelemetry_proto::tonic::common::v1")
         .extern_path(
