@@ -29,7 +29,7 @@
 //! - `cluster`: the Raft-coordinated cluster: the transport (`proto/spanlake/cluster.proto`),
 //!   the meta group (state machine in `meta/`, run time in `meta_group/`), the partition
 //!   groups' log store (the WAL) and state machine, the node's join and reconciler.
-//! - [`proto`]: generated `tempopb` and cluster types.
+//! - [`proto`]: generated `tempopb`, cluster and Jaeger `api_v2` types.
 //! - [`bench`](mod@bench): `spanlake bench …`: ingest, blocks, search and TraceQL
 //!   front-end benchmarks.
 //! - [`traceql`]: the query language: lexer, parser, syntax tree, validation, conformance
