@@ -16,14 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+use actix_web::web;
 use ractor::{Actor, ActorRef};
 use thiserror::Error;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
-use tonic::codec::CompressionEncoding;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::actors::DistributorHandle;
 use crate::actors::call::ActorSlot;
@@ -44,10 +42,8 @@ use crate::actors::query::tag_request::TagRequestBounds;
 use crate::actors::query::tags::TagSearcher;
 use crate::actors::query::{Searcher, TraceByIdQuerier};
 use crate::actors::supervision::{RestartCounts, RestartPolicy};
-use crate::api;
 use crate::api::admin::AdminState;
-use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
-use crate::api::ingest::otlp_http::OtlpHttpState;
+use crate::api::ingest::servers::{IngestContext, IngestListeners, IngestServers, ListenError};
 use crate::api::query::search::SearchState;
 use crate::api::query::streaming::StreamingQuerierService;
 use crate::api::query::tags::TagsState;
@@ -94,6 +90,9 @@ pub enum NodeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A receiver's listener could not be bound.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     /// The supervision tree did not start (a log could not be opened, …).
     #[error("node failed to start: {reason}")]
     Startup {
@@ -111,6 +110,12 @@ pub struct NodeAddrs {
     pub otlp_grpc: Option<SocketAddr>,
     /// OTLP/HTTP, if enabled.
     pub otlp_http: Option<SocketAddr>,
+    /// Jaeger Thrift over HTTP, if enabled.
+    pub jaeger_thrift_http: Option<SocketAddr>,
+    /// Jaeger gRPC, if enabled.
+    pub jaeger_grpc: Option<SocketAddr>,
+    /// Zipkin, if enabled.
+    pub zipkin: Option<SocketAddr>,
     /// The internal cluster service (`server.grpc_listen_port`).
     pub cluster: SocketAddr,
 }
@@ -126,8 +131,7 @@ pub struct Node {
     root: ActorRef<NodeSupervisorMsg>,
     /// Taken by `shutdown`.
     query_port: Option<QueryPort>,
-    http_servers: Vec<actix_web::dev::ServerHandle>,
-    grpc_shutdown: Option<oneshot::Sender<()>>,
+    ingest: Option<IngestServers>,
     failure: watch::Receiver<Option<String>>,
 }
 
@@ -141,38 +145,17 @@ impl Node {
 
         let http_listener =
             bind_std(config.server.http_addr(), "the query API (server.http_listen_port)")?;
-        let otlp_protocols = &config.distributor.receivers.otlp.protocols;
-        let otlp_http_listener = if otlp_protocols.http.enabled {
-            Some(bind_std(
-                otlp_protocols.http.endpoint,
-                "OTLP/HTTP (distributor.receivers.otlp.protocols.http.endpoint)",
-            )?)
-        } else {
-            None
-        };
-        let otlp_grpc_listener = if otlp_protocols.grpc.enabled {
-            let std_listener = bind_std(
-                otlp_protocols.grpc.endpoint,
-                "OTLP/gRPC (distributor.receivers.otlp.protocols.grpc.endpoint)",
-            )?;
-            let addr = otlp_protocols.grpc.endpoint;
-            let listener = tokio::net::TcpListener::from_std(std_listener).map_err(|source| {
-                NodeError::Bind {
-                    what: "OTLP/gRPC (distributor.receivers.otlp.protocols.grpc.endpoint)",
-                    addr,
-                    source,
-                }
-            })?;
-            Some(listener)
-        } else {
-            None
-        };
+        let ingest = IngestListeners::bind(&config.distributor.receivers)?;
         let cluster_listener =
             bind_std(config.grpc_listen_addr(), "the cluster service (server.grpc_listen_port)")?;
+        let ingest_addrs = ingest.addrs();
         let addrs = NodeAddrs {
             http: local_addr(&http_listener)?,
-            otlp_grpc: otlp_grpc_listener.as_ref().and_then(|listener| listener.local_addr().ok()),
-            otlp_http: otlp_http_listener.as_ref().map(local_addr).transpose()?,
+            otlp_grpc: ingest_addrs.otlp_grpc,
+            otlp_http: ingest_addrs.otlp_http,
+            jaeger_thrift_http: ingest_addrs.jaeger_thrift_http,
+            jaeger_grpc: ingest_addrs.jaeger_grpc,
+            zipkin: ingest_addrs.zipkin,
             cluster: local_addr(&cluster_listener)?,
         };
         let cluster_listener =
@@ -361,7 +344,6 @@ impl Node {
         let distributor =
             DistributorHandle::new(distributor_slot, distributor_limits, metrics.clone());
         let multitenancy = config.multitenancy_enabled;
-        let mut http_servers = Vec::new();
         // `querier.search.query_timeout`: searches and tag queries give up after it (504).
         let search_timeout = config.querier.search.query_timeout.get();
         let search_limits = config.query_frontend.search.clone();
@@ -422,56 +404,15 @@ impl Node {
             source,
         })?;
 
-        if let (Some(listener), Some(addr)) = (otlp_http_listener, addrs.otlp_http) {
-            let otlp_state = web::Data::new(OtlpHttpState {
-                distributor: distributor.clone(),
-                multitenancy,
-                max_request_bytes: usize::try_from(config.distributor.max_request_bytes)
-                    .unwrap_or(usize::MAX),
-            });
-            let otlp_server = HttpServer::new(move || {
-                App::new()
-                    .app_data(otlp_state.clone())
-                    .configure(api::ingest::otlp_http::configure)
-                    .default_service(web::to(api::unknown_route))
-            })
-            .workers(HTTP_WORKERS)
-            .disable_signals()
-            .listen(listener)
-            .map_err(|source| NodeError::Bind { what: "OTLP/HTTP", addr, source })?
-            .run();
-            http_servers.push(otlp_server.handle());
-            tokio::spawn(otlp_server);
-        }
-
-        let mut grpc_shutdown = None;
-        if let Some(listener) = otlp_grpc_listener {
-            let (shutdown_sender, shutdown) = oneshot::channel::<()>();
-            grpc_shutdown = Some(shutdown_sender);
-            let max_message =
-                usize::try_from(config.distributor.max_request_bytes).unwrap_or(usize::MAX);
-            let service = TraceServiceServer::new(OtlpGrpcReceiver { distributor, multitenancy })
-                .max_decoding_message_size(max_message)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd)
-                .send_compressed(CompressionEncoding::Gzip);
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            tokio::spawn(async move {
-                let served = tonic::transport::Server::builder()
-                    .layer(api::ingest::grpc_status::too_large_is_resource_exhausted())
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(incoming, async {
-                        let _ = shutdown.await;
-                    })
-                    .await;
-                if let Err(error) = served {
-                    warn!(%error, "OTLP/gRPC server stopped");
-                }
-            });
-        }
+        let ingest = ingest.serve(IngestContext {
+            distributor,
+            multitenancy,
+            max_request_bytes: usize::try_from(config.distributor.max_request_bytes)
+                .unwrap_or(usize::MAX),
+        })?;
 
         ready.store(true, Ordering::Release);
-        info!(http = %addrs.http, otlp_grpc = ?addrs.otlp_grpc, otlp_http = ?addrs.otlp_http, "spanlake node ready");
+        info!(http = %addrs.http, otlp_grpc = ?addrs.otlp_grpc, otlp_http = ?addrs.otlp_http, jaeger_thrift_http = ?addrs.jaeger_thrift_http, jaeger_grpc = ?addrs.jaeger_grpc, zipkin = ?addrs.zipkin, "spanlake node ready");
         Ok(Node {
             addrs,
             cluster: Some(cluster),
@@ -481,8 +422,7 @@ impl Node {
             ready,
             root,
             query_port: Some(query_port),
-            http_servers,
-            grpc_shutdown,
+            ingest: Some(ingest),
             failure,
         })
     }
@@ -528,14 +468,11 @@ impl Node {
     /// Stops serving, then stops every actor (in-flight flushes complete).
     pub async fn shutdown(mut self) {
         self.ready.store(false, Ordering::Release);
-        if let Some(shutdown) = self.grpc_shutdown.take() {
-            let _ = shutdown.send(());
+        if let Some(ingest) = self.ingest.take() {
+            ingest.stop().await;
         }
         if let Some(query_port) = self.query_port.take() {
             query_port.shutdown().await;
-        }
-        for server in &self.http_servers {
-            server.stop(true).await;
         }
         let _ = self.root.stop_and_wait(None, Some(Duration::from_secs(30))).await;
         if let Some(cluster) = self.cluster.take() {

@@ -210,12 +210,17 @@ impl Default for DistributorConfig {
     }
 }
 
-/// `distributor.receivers`: the receivers, keyed by protocol family (as in Tempo).
+/// `distributor.receivers`: the receivers, keyed by protocol family (as in Tempo). Every
+/// receiver listens by default on Tempo's port; each can be switched off (`enabled: false`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReceiversConfig {
     /// The OpenTelemetry protocol receiver. Default: gRPC and HTTP both on.
     pub otlp: OtlpReceiverConfig,
+    /// The Jaeger receiver. Default: Thrift over HTTP and gRPC both on.
+    pub jaeger: JaegerReceiverConfig,
+    /// The Zipkin receiver (`/api/v2/spans`, `/api/v1/spans`). Default: on `0.0.0.0:9411`.
+    pub zipkin: ZipkinConfig,
 }
 
 /// `distributor.receivers.otlp`: the OTLP receiver.
@@ -237,39 +242,66 @@ pub struct OtlpProtocolsConfig {
     pub http: OtlpHttpConfig,
 }
 
-/// `distributor.receivers.otlp.protocols.grpc`: OTLP over gRPC.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `distributor.receivers.jaeger`: the Jaeger receiver.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct OtlpGrpcConfig {
-    /// Whether to listen at all. Default `true`.
-    pub enabled: bool,
-    /// `ip:port` to listen on. Default `0.0.0.0:4317`; port `0` is ephemeral.
-    #[serde(deserialize_with = "socket_addr")]
-    pub endpoint: SocketAddr,
+pub struct JaegerReceiverConfig {
+    /// Its transports.
+    pub protocols: JaegerProtocolsConfig,
 }
 
-impl Default for OtlpGrpcConfig {
-    fn default() -> Self {
-        Self { enabled: true, endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 4317) }
-    }
-}
-
-/// `distributor.receivers.otlp.protocols.http`: OTLP over HTTP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `distributor.receivers.jaeger.protocols`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct OtlpHttpConfig {
-    /// Whether to listen at all. Default `true`.
-    pub enabled: bool,
-    /// `ip:port` to listen on. Default `0.0.0.0:4318`; port `0` is ephemeral.
-    #[serde(deserialize_with = "socket_addr")]
-    pub endpoint: SocketAddr,
+pub struct JaegerProtocolsConfig {
+    /// `jaeger.Batch` in Thrift over HTTP (`POST /api/traces`). Default: `0.0.0.0:14268`.
+    pub thrift_http: JaegerThriftHttpConfig,
+    /// `jaeger.api_v2.CollectorService` over gRPC. Default: `0.0.0.0:14250`.
+    pub grpc: JaegerGrpcConfig,
 }
 
-impl Default for OtlpHttpConfig {
-    fn default() -> Self {
-        Self { enabled: true, endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 4318) }
-    }
+/// Defines a receiver listener section: whether it listens, and where (Tempo's default port).
+macro_rules! listener_config {
+    ($(#[$meta:meta])* $name:ident, $port:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            /// Whether to listen at all. Default `true`.
+            pub enabled: bool,
+            #[doc = concat!("`ip:port` to listen on. Default `0.0.0.0:", $port, "`; port `0` is ephemeral.")]
+            #[serde(deserialize_with = "socket_addr")]
+            pub endpoint: SocketAddr,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { enabled: true, endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), $port) }
+            }
+        }
+    };
 }
+
+listener_config!(
+    /// `distributor.receivers.otlp.protocols.grpc`: OTLP over gRPC.
+    OtlpGrpcConfig, 4317
+);
+listener_config!(
+    /// `distributor.receivers.otlp.protocols.http`: OTLP over HTTP.
+    OtlpHttpConfig, 4318
+);
+listener_config!(
+    /// `distributor.receivers.jaeger.protocols.thrift_http`: Jaeger Thrift over HTTP.
+    JaegerThriftHttpConfig, 14268
+);
+listener_config!(
+    /// `distributor.receivers.jaeger.protocols.grpc`: Jaeger over gRPC.
+    JaegerGrpcConfig, 14250
+);
+listener_config!(
+    /// `distributor.receivers.zipkin`: Zipkin JSON and protobuf over HTTP.
+    ZipkinConfig, 9411
+);
 
 /// `partitions`: how this node's data is split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

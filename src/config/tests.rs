@@ -239,11 +239,12 @@ fn unknown_yaml_key_names_its_dotted_path() {
 
 #[test]
 fn every_unknown_key_is_reported_at_once() {
-    let yaml = "zeta: 1\nserver:\n  bogus: 1\n  log_level: info\ndistributor:\n  receivers:\n    jaeger:\n";
+    let yaml =
+        "zeta: 1\nserver:\n  bogus: 1\n  log_level: info\ndistributor:\n  receivers:\n    kafka:\n";
     let err = load_err(yaml, &[("SPANLAKE_PARTITIONS__NUMBER", "3")]);
     match &err {
         ConfigError::UnknownKey { key, others, .. } => {
-            assert_eq!(key, "distributor.receivers.jaeger");
+            assert_eq!(key, "distributor.receivers.kafka");
             assert_eq!(others, &["partitions.number", "server.bogus", "zeta"]);
         }
         other => panic!("{other:?}"),

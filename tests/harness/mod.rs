@@ -13,6 +13,7 @@
 
 pub mod clients;
 pub mod cluster;
+pub mod exporters;
 pub mod load;
 pub mod oracle;
 pub mod reference;
@@ -73,6 +74,14 @@ distributor:
           endpoint: 127.0.0.1:0
         http:
           endpoint: 127.0.0.1:0
+    jaeger:
+      protocols:
+        thrift_http:
+          endpoint: 127.0.0.1:0
+        grpc:
+          endpoint: 127.0.0.1:0
+    zipkin:
+      endpoint: 127.0.0.1:0
 storage:
   trace:
     wal:
@@ -185,6 +194,8 @@ impl ProcessNode {
         let yaml = format!(
             "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {cluster_port}\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          endpoint: {otlp_http}\n\
+             \x20   jaeger:\n      protocols:\n        thrift_http:\n          enabled: false\n        grpc:\n          enabled: false\n\
+             \x20   zipkin:\n      enabled: false\n\
              storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n{extra}",
             http.port(),
             dir.path().join("wal").display(),
