@@ -4,11 +4,12 @@
 run:
 	cargo run --release --bin spanlake
 
-# Installs the S3 test server (moto, in a venv outside the clone; see scripts/test-deps.sh),
-# then runs every test with it. Honours CARGO_TARGET_DIR.
+# Installs the S3 test server and the official OpenTelemetry exporters (Python virtualenvs
+# outside the clone; see scripts/test-deps.sh), then runs every test with them. Honours
+# CARGO_TARGET_DIR.
 test:
-	moto_server="$$(bash scripts/test-deps.sh)" && \
-	MOTO_SERVER="$$moto_server" cargo test --all-targets --locked
+	deps="$$(bash scripts/test-deps.sh)" && eval "$$deps" && \
+	cargo test --all-targets --locked
 
 verify:
 	cargo fmt --all -- --check

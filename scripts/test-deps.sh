@@ -1,37 +1,30 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust, outside the clone, and prints the path of the S3
-# server on stdout (everything else goes to stderr). `make test` runs it and exports that path
-# as MOTO_SERVER. (Not SPANLAKE_MOTO_SERVER: SPANLAKE_* variables are config keys, and the
-# spanlake processes the tests start would refuse an unknown one.)
+# Installs what the tests need beyond Rust, outside the clone, and prints shell `export` lines
+# naming it on stdout (everything else goes to stderr). `make test` evaluates them:
+#   MOTO_SERVER    moto's S3 server (https://github.com/getmoto/moto) for the S3 tests
+#   OTLP_PYTHON    a Python with the official OpenTelemetry SDK and OTLP exporters (gRPC, HTTP)
+#   ZIPKIN_PYTHON  a Python with the official Zipkin exporters (JSON, protobuf over HTTP)
+#   JAEGER_PYTHON  a Python with the official Jaeger Thrift exporter
+# (Not SPANLAKE_*: those variables are config keys, and the spanlake processes the tests start
+# would refuse an unknown one.)
 #
-# The S3 server is moto (https://github.com/getmoto/moto), a Python package, pinned below. It
-# goes into a virtualenv at $MOTO_VENV, default /var/cache/spanlake/venv, or ./.venv when
-# /var/cache is not writable; a venv that already holds the pinned version is reused, so only
-# the first run pays for the install (about a minute, ~300 MB). An already-set
-# MOTO_SERVER naming an executable is used as it is.
+# Each is a virtualenv under $SPANLAKE_VENVS (default /var/cache/spanlake, or ./.venvs when
+# that is not writable) with pinned packages. They are separate because the pins conflict:
+# the Zipkin protobuf exporter needs protobuf 3, the Jaeger exporter (its last release, 1.21)
+# an SDK of the same age. A venv that already holds its pins is reused, so only the first run
+# pays for the install (a minute or two). Already-set variables naming executables are kept.
 set -euo pipefail
-
-MOTO_REQUIREMENT='moto[server]==5.2.5'
 
 log() { printf 'test-deps: %s\n' "$*" >&2; }
 
-if [ -n "${MOTO_SERVER:-}" ] && [ -x "$MOTO_SERVER" ]; then
-  printf '%s\n' "$MOTO_SERVER"
-  exit 0
-fi
-
 cd "$(dirname "$0")/.."
 
-venv="${MOTO_VENV:-/var/cache/spanlake/venv}"
-if ! mkdir -p "$(dirname "$venv")" 2>/dev/null || [ ! -w "$(dirname "$venv")" ]; then
-  venv="$PWD/.venv"
-  log "$(dirname "${MOTO_VENV:-/var/cache/spanlake/venv}") is not writable; using $venv"
+root="${SPANLAKE_VENVS:-/var/cache/spanlake}"
+if ! mkdir -p "$root" 2>/dev/null || [ ! -w "$root" ]; then
+  log "$root is not writable; using $PWD/.venvs"
+  root="$PWD/.venvs"
+  mkdir -p "$root"
 fi
-marker="$venv/.spanlake-requirement"
-
-is_ready() {
-  [ -x "$venv/bin/moto_server" ] && [ "$(cat "$marker" 2>/dev/null)" = "$MOTO_REQUIREMENT" ]
-}
 
 # Python 3 with venv: on a bare Debian/Ubuntu machine, install it when we can.
 ensure_python() {
@@ -44,30 +37,66 @@ ensure_python() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >&2
     return
   fi
-  log "python3 with the venv module is needed for the S3 test server (moto):"
-  log "install it (e.g. 'apt-get install python3 python3-venv'), or set MOTO_SERVER"
-  log "to a moto_server executable (pip install '$MOTO_REQUIREMENT')"
+  log "python3 with the venv module is needed (moto and the OpenTelemetry exporters):"
+  log "install it, e.g. 'apt-get install python3 python3-venv'"
   exit 1
 }
 
-install() {
-  ensure_python
-  log "installing $MOTO_REQUIREMENT into $venv (first run only, about a minute)"
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$MOTO_REQUIREMENT" >&2
-  # Written last: an interrupted install is redone next time.
-  printf '%s\n' "$MOTO_REQUIREMENT" >"$marker"
+# venv NAME EXECUTABLE REQUIREMENT...: makes sure $root/NAME holds exactly these pins and
+# prints the path of its EXECUTABLE.
+venv() {
+  local name="$1" executable="$2"
+  shift 2
+  local dir="$root/$name" wanted="$*"
+  local marker="$dir/.spanlake-requirement"
+  ready() { [ -x "$dir/bin/$executable" ] && [ "$(cat "$marker" 2>/dev/null)" = "$wanted" ]; }
+  if ! ready; then
+    # Two test runs on one machine must not install into the same venv at once.
+    exec 9>"$dir.lock"
+    if command -v flock >/dev/null 2>&1; then
+      flock 9
+    fi
+    if ! ready; then
+      ensure_python
+      log "installing into $dir: $wanted (first run only)"
+      rm -rf "$dir"
+      python3 -m venv "$dir" >&2
+      "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2
+      # Written last: an interrupted install is redone next time.
+      printf '%s\n' "$wanted" >"$marker"
+    fi
+    exec 9>&-
+  fi
+  printf '%s\n' "$dir/bin/$executable"
 }
 
-if ! is_ready; then
-  mkdir -p "$(dirname "$venv")"
-  # Two test runs on one machine must not install into the same venv at once.
-  exec 9>"$venv.lock"
-  if command -v flock >/dev/null 2>&1; then
-    flock 9
+keep_or() {
+  local variable="$1"
+  shift
+  local current="${!variable:-}"
+  if [ -n "$current" ] && [ -x "$current" ]; then
+    printf '%s\n' "$current"
+  else
+    "$@"
   fi
-  is_ready || install
-fi
+}
 
-printf '%s\n' "$venv/bin/moto_server"
+moto="$(keep_or MOTO_SERVER venv venv moto_server 'moto[server]==5.2.5')"
+otlp="$(keep_or OTLP_PYTHON venv venv-otlp python \
+  opentelemetry-sdk==1.45.2 \
+  opentelemetry-exporter-otlp-proto-grpc==1.45.2 \
+  opentelemetry-exporter-otlp-proto-http==1.45.2)"
+zipkin="$(keep_or ZIPKIN_PYTHON venv venv-zipkin python \
+  opentelemetry-sdk==1.45.2 \
+  opentelemetry-exporter-zipkin-json==1.45.1 \
+  opentelemetry-exporter-zipkin-proto-http==1.45.1)"
+jaeger="$(keep_or JAEGER_PYTHON venv venv-jaeger python \
+  opentelemetry-api==1.21.0 \
+  opentelemetry-sdk==1.21.0 \
+  opentelemetry-exporter-jaeger-thrift==1.21.0 \
+  Deprecated==1.3.1)"
+
+printf 'export MOTO_SERVER=%q\n' "$moto"
+printf 'export OTLP_PYTHON=%q\n' "$otlp"
+printf 'export ZIPKIN_PYTHON=%q\n' "$zipkin"
+printf 'export JAEGER_PYTHON=%q\n' "$jaeger"
