@@ -350,3 +350,110 @@ async fn receivers_can_be_switched_off() {
     assert_eq!((addrs.jaeger_thrift_http, addrs.jaeger_grpc, addrs.zipkin), (None, None, None));
     assert!(addrs.otlp_grpc.is_some() && addrs.otlp_http.is_some());
 }
+
+/// Jaeger gRPC has no official OpenTelemetry exporter any more; a `PostSpans` from the
+/// generated client (what Jaeger agents and clients send) reads back mapped as the Collector
+/// maps it: process → resource, typed tags, `span.kind` → kind, `CHILD_OF` → parent, logs →
+/// events, `error` → status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jaeger_grpc_post_spans_read_back() {
+    use spanlake::proto::google::protobuf::{Duration as ProtoDuration, Timestamp};
+    use spanlake::proto::jaeger::api_v2::collector_service_client::CollectorServiceClient;
+    use spanlake::proto::jaeger::api_v2::{
+        Batch, KeyValue as Tag, Log, PostSpansRequest, Process, Span as JaegerSpan, SpanRef,
+        ValueType,
+    };
+
+    let node = TestNode::start().await;
+    let trace_id: Vec<u8> = (1..=16).collect();
+    let text = |key: &str, value: &str| Tag {
+        key: key.into(),
+        v_type: ValueType::String as i32,
+        v_str: value.into(),
+        ..Default::default()
+    };
+    let long = |key: &str, value: i64| Tag {
+        key: key.into(),
+        v_type: ValueType::Int64 as i32,
+        v_int64: value,
+        ..Default::default()
+    };
+    let flag = |key: &str, value: bool| Tag {
+        key: key.into(),
+        v_type: ValueType::Bool as i32,
+        v_bool: value,
+        ..Default::default()
+    };
+    let at = |seconds: i64| Some(Timestamp { seconds, nanos: 5_000 });
+    let root = JaegerSpan {
+        trace_id: trace_id.clone(),
+        span_id: vec![0xa; 8],
+        operation_name: "GET /cart".into(),
+        start_time: at(1_700_000_000),
+        duration: Some(ProtoDuration { seconds: 1, nanos: 0 }),
+        tags: vec![text("span.kind", "server"), long("http.status_code", 200)],
+        ..Default::default()
+    };
+    let child = JaegerSpan {
+        trace_id: trace_id.clone(),
+        span_id: vec![0xb; 8],
+        operation_name: "SELECT cart".into(),
+        references: vec![SpanRef {
+            trace_id: trace_id.clone(),
+            span_id: vec![0xa; 8],
+            ref_type: 0,
+        }],
+        start_time: at(1_700_000_000),
+        duration: Some(ProtoDuration { seconds: 0, nanos: 250_000_000 }),
+        tags: vec![text("span.kind", "client"), flag("error", true)],
+        logs: vec![Log {
+            timestamp: at(1_700_000_000),
+            fields: vec![text("event", "retry"), long("attempt", 2)],
+        }],
+        ..Default::default()
+    };
+    let request = PostSpansRequest {
+        batch: Some(Batch {
+            spans: vec![root, child],
+            process: Some(Process {
+                service_name: "cart".into(),
+                tags: vec![text("host.name", "h1")],
+            }),
+        }),
+    };
+    let grpc = format!("http://{}", addr(&node, |a| a.jaeger_grpc));
+    let mut client = CollectorServiceClient::connect(grpc).await.expect("connect");
+    client.post_spans(request).await.expect("accepted");
+
+    let trace = node.tempo().trace_v2_protobuf(&hex(&trace_id)).await;
+    let resource = trace[0].resource.as_ref().expect("resource");
+    assert_eq!(
+        attribute(&resource.attributes, "service.name").and_then(value_text).as_deref(),
+        Some("cart")
+    );
+    assert_eq!(
+        attribute(&resource.attributes, "host.name").and_then(value_text).as_deref(),
+        Some("h1")
+    );
+    let spans = spans_in(&trace);
+    assert_eq!(spans.len(), 2);
+    let root = spans.iter().find(|span| span.name == "GET /cart").expect("root");
+    let child = spans.iter().find(|span| span.name == "SELECT cart").expect("child");
+    assert_eq!(root.kind, SpanKind::Server as i32);
+    assert_eq!(root.start_time_unix_nano, 1_700_000_000_000_005_000);
+    assert_eq!(root.end_time_unix_nano, 1_700_000_001_000_005_000);
+    assert_eq!(
+        attribute(&root.attributes, "http.status_code").and_then(|v| v.value.clone()),
+        Some(any_value::Value::IntValue(200))
+    );
+    assert!(attribute(&root.attributes, "span.kind").is_none(), "span.kind became the kind");
+    assert_eq!(child.kind, SpanKind::Client as i32);
+    assert_eq!(child.parent_span_id, vec![0xa; 8]);
+    assert_eq!(child.status.as_ref().map(|s| s.code), Some(StatusCode::Error as i32));
+    assert_eq!(child.events.len(), 1);
+    assert_eq!(child.events[0].name, "retry");
+    assert_eq!(
+        attribute(&child.events[0].attributes, "attempt").and_then(|v| v.value.clone()),
+        Some(any_value::Value::IntValue(2))
+    );
+}
