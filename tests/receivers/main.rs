@@ -335,6 +335,16 @@ async fn malformed_payloads_are_refused_with_a_message() {
         .filter(|line| line.starts_with("spanlake_distributor_spans_received_total"))
         .collect();
     assert!(received.iter().all(|line| line.ends_with(" 0")), "nothing stored: {received:?}");
+    // Every decode failure was counted as a refused malformed request: 5 HTTP bodies and the
+    // gRPC batch (the two 415s are refused before a body is read).
+    let malformed = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("spanlake_distributor_requests_refused")
+                && line.contains("reason=\"malformed\"")
+        })
+        .unwrap_or_else(|| panic!("no refused-request count for malformed bodies:\n{metrics}"));
+    assert!(malformed.ends_with(" 6"), "{malformed}");
 }
 
 /// Each receiver can be switched off: it does not listen, and the others still do.
