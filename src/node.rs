@@ -116,6 +116,10 @@ pub struct NodeAddrs {
     pub jaeger_grpc: Option<SocketAddr>,
     /// Zipkin, if enabled.
     pub zipkin: Option<SocketAddr>,
+    /// Jaeger agent datagrams in Thrift compact (UDP), if enabled.
+    pub jaeger_thrift_compact: Option<SocketAddr>,
+    /// Jaeger agent datagrams in Thrift binary (UDP), if enabled.
+    pub jaeger_thrift_binary: Option<SocketAddr>,
     /// The internal cluster service (`server.grpc_listen_port`).
     pub cluster: SocketAddr,
 }
@@ -156,6 +160,8 @@ impl Node {
             jaeger_thrift_http: ingest_addrs.jaeger_thrift_http,
             jaeger_grpc: ingest_addrs.jaeger_grpc,
             zipkin: ingest_addrs.zipkin,
+            jaeger_thrift_compact: ingest_addrs.jaeger_thrift_compact,
+            jaeger_thrift_binary: ingest_addrs.jaeger_thrift_binary,
             cluster: local_addr(&cluster_listener)?,
         };
         let cluster_listener =

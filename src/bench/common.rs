@@ -183,7 +183,7 @@ impl BenchNode {
         let config = format!(
             "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_port: {cluster_port}\n  log_level: warn\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          enabled: false\n\
-             \x20   jaeger:\n      protocols:\n        thrift_http:\n          enabled: false\n        grpc:\n          enabled: false\n\
+             \x20   jaeger:\n      protocols:\n        thrift_http:\n          enabled: false\n        grpc:\n          enabled: false\n        thrift_compact:\n          enabled: false\n        thrift_binary:\n          enabled: false\n\
              \x20   zipkin:\n      enabled: false\n\
              partitions:\n  count: {partitions}\n\
              storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n\

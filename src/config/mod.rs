@@ -48,10 +48,11 @@ pub use error::ConfigError;
 pub use query::{QuerierConfig, QuerierSearchConfig, QueryFrontendConfig, SearchLimitsConfig};
 pub use sections::{
     BlockBuilderConfig, DistributorConfig, GlobalLimitsConfig, IngestionLimitsConfig,
-    JaegerGrpcConfig, JaegerProtocolsConfig, JaegerReceiverConfig, JaegerThriftHttpConfig,
-    LiveStoreConfig, LogFormat, LogLevel, OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocolsConfig,
-    OtlpReceiverConfig, OverridesConfig, PartitionsConfig, ReceiversConfig, ServerConfig,
-    SupervisionConfig, Target, TenantLimitsConfig, ZipkinConfig,
+    JaegerGrpcConfig, JaegerProtocolsConfig, JaegerReceiverConfig, JaegerThriftBinaryConfig,
+    JaegerThriftCompactConfig, JaegerThriftHttpConfig, LiveStoreConfig, LogFormat, LogLevel,
+    OtlpGrpcConfig, OtlpHttpConfig, OtlpProtocolsConfig, OtlpReceiverConfig, OverridesConfig,
+    PartitionsConfig, ReceiversConfig, ServerConfig, SupervisionConfig, Target, TenantLimitsConfig,
+    ZipkinConfig,
 };
 pub use storage::{
     AzureStorageConfig, BlockConfig, GcsStorageConfig, LocalStorageConfig, REDACTED,

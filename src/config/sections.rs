@@ -258,6 +258,10 @@ pub struct JaegerProtocolsConfig {
     pub thrift_http: JaegerThriftHttpConfig,
     /// `jaeger.api_v2.CollectorService` over gRPC. Default: `0.0.0.0:14250`.
     pub grpc: JaegerGrpcConfig,
+    /// Agent `emitBatch` datagrams in Thrift compact over UDP. Default: `0.0.0.0:6831`.
+    pub thrift_compact: JaegerThriftCompactConfig,
+    /// Agent `emitBatch` datagrams in Thrift binary over UDP. Default: `0.0.0.0:6832`.
+    pub thrift_binary: JaegerThriftBinaryConfig,
 }
 
 /// Defines a receiver listener section: whether it listens, and where (Tempo's default port).
@@ -297,6 +301,14 @@ listener_config!(
 listener_config!(
     /// `distributor.receivers.jaeger.protocols.grpc`: Jaeger over gRPC.
     JaegerGrpcConfig, 14250
+);
+listener_config!(
+    /// `distributor.receivers.jaeger.protocols.thrift_compact`: Jaeger agent datagrams (UDP).
+    JaegerThriftCompactConfig, 6831
+);
+listener_config!(
+    /// `distributor.receivers.jaeger.protocols.thrift_binary`: Jaeger agent datagrams (UDP).
+    JaegerThriftBinaryConfig, 6832
 );
 listener_config!(
     /// `distributor.receivers.zipkin`: Zipkin JSON and protobuf over HTTP.

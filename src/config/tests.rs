@@ -702,3 +702,19 @@ fn cluster_secrets_are_redacted() {
     assert!(!printed.contains("hunter2") && !printed.contains("t0ken"), "{printed}");
     assert_eq!(printed.matches("<redacted>").count(), 2, "{printed}");
 }
+
+#[test]
+fn tempos_receiver_example_loads_with_every_protocol_on_its_default_port() {
+    let yaml = "distributor:\n  receivers:\n    jaeger:\n      protocols:\n        thrift_http:\n        grpc:\n        thrift_binary:\n        thrift_compact:\n    zipkin:\n    otlp:\n      protocols:\n        http:\n        grpc:\n";
+    let config = Config::load(Some(yaml), &Default::default()).expect("Tempo's example loads");
+    let receivers = &config.distributor.receivers;
+    let jaeger = &receivers.jaeger.protocols;
+    let ports = [
+        (jaeger.thrift_http.enabled, jaeger.thrift_http.endpoint.port()),
+        (jaeger.grpc.enabled, jaeger.grpc.endpoint.port()),
+        (jaeger.thrift_compact.enabled, jaeger.thrift_compact.endpoint.port()),
+        (jaeger.thrift_binary.enabled, jaeger.thrift_binary.endpoint.port()),
+        (receivers.zipkin.enabled, receivers.zipkin.endpoint.port()),
+    ];
+    assert_eq!(ports, [(true, 14268), (true, 14250), (true, 6831), (true, 6832), (true, 9411)]);
+}

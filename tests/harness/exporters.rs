@@ -18,6 +18,7 @@ pub enum Exporter {
     ZipkinJson,
     ZipkinProto,
     JaegerThrift,
+    JaegerAgent,
 }
 
 impl Exporter {
@@ -28,6 +29,7 @@ impl Exporter {
             Exporter::ZipkinJson => "zipkin-json",
             Exporter::ZipkinProto => "zipkin-proto",
             Exporter::JaegerThrift => "jaeger-thrift",
+            Exporter::JaegerAgent => "jaeger-agent",
         }
     }
 
@@ -35,7 +37,7 @@ impl Exporter {
         match self {
             Exporter::OtlpGrpc | Exporter::OtlpHttp => "OTLP_PYTHON",
             Exporter::ZipkinJson | Exporter::ZipkinProto => "ZIPKIN_PYTHON",
-            Exporter::JaegerThrift => "JAEGER_PYTHON",
+            Exporter::JaegerThrift | Exporter::JaegerAgent => "JAEGER_PYTHON",
         }
     }
 }

@@ -80,6 +80,10 @@ distributor:
           endpoint: 127.0.0.1:0
         grpc:
           endpoint: 127.0.0.1:0
+        thrift_compact:
+          endpoint: 127.0.0.1:0
+        thrift_binary:
+          endpoint: 127.0.0.1:0
     zipkin:
       endpoint: 127.0.0.1:0
 storage:
@@ -194,7 +198,7 @@ impl ProcessNode {
         let yaml = format!(
             "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {}\n  grpc_listen_address: 127.0.0.1\n  grpc_listen_port: {cluster_port}\n\
              distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n          endpoint: {otlp_grpc}\n        http:\n          endpoint: {otlp_http}\n\
-             \x20   jaeger:\n      protocols:\n        thrift_http:\n          enabled: false\n        grpc:\n          enabled: false\n\
+             \x20   jaeger:\n      protocols:\n        thrift_http:\n          enabled: false\n        grpc:\n          enabled: false\n        thrift_compact:\n          enabled: false\n        thrift_binary:\n          enabled: false\n\
              \x20   zipkin:\n      enabled: false\n\
              storage:\n  trace:\n    wal:\n      path: {}\n    local:\n      path: {}\n{extra}",
             http.port(),

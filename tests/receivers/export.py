@@ -4,8 +4,9 @@ spanlake stored.
 
 usage: export.py EXPORTER ENDPOINT SERVICE
 
-EXPORTER is one of otlp-grpc, otlp-http, zipkin-json, zipkin-proto, jaeger-thrift; ENDPOINT is
-what that exporter takes (host:port for otlp-grpc, a full URL for the others). Exits non-zero
+EXPORTER is one of otlp-grpc, otlp-http, zipkin-json, zipkin-proto, jaeger-thrift,
+jaeger-agent; ENDPOINT is what that exporter takes (host:port for otlp-grpc and jaeger-agent,
+a full URL for the others). Exits non-zero
 when the exporter reports a failure (the SDK would only log it).
 """
 
@@ -39,6 +40,11 @@ def make_exporter(kind, endpoint):
         from opentelemetry.exporter.jaeger.thrift import JaegerExporter
 
         return JaegerExporter(collector_endpoint=endpoint)
+    if kind == "jaeger-agent":
+        from opentelemetry.exporter.jaeger.thrift import JaegerExporter
+
+        host, port = endpoint.rsplit(":", 1)
+        return JaegerExporter(agent_host_name=host, agent_port=int(port))
     raise SystemExit(f"unknown exporter {kind!r}")
 
 

@@ -247,6 +247,13 @@ async fn jaeger_thrift_exporter() {
     round_trip(Exporter::JaegerThrift, url, JAEGER).await;
 }
 
+/// The same exporter in agent mode: `emitBatch` in Thrift compact over UDP (no answer: the
+/// read back polls until the spans are there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jaeger_agent_exporter_over_udp() {
+    round_trip(Exporter::JaegerAgent, |node| addr(node, |a| a.jaeger_thrift_compact), JAEGER).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zipkin_json_exporter() {
     let url = |node: &TestNode| format!("http://{}/api/v2/spans", addr(node, |a| a.zipkin));
@@ -354,10 +361,13 @@ async fn receivers_can_be_switched_off() {
         config.distributor.receivers.jaeger.protocols.thrift_http.enabled = false;
         config.distributor.receivers.jaeger.protocols.grpc.enabled = false;
         config.distributor.receivers.zipkin.enabled = false;
+        config.distributor.receivers.jaeger.protocols.thrift_compact.enabled = false;
+        config.distributor.receivers.jaeger.protocols.thrift_binary.enabled = false;
     })
     .await;
     let addrs = node.node().addrs();
     assert_eq!((addrs.jaeger_thrift_http, addrs.jaeger_grpc, addrs.zipkin), (None, None, None));
+    assert_eq!((addrs.jaeger_thrift_compact, addrs.jaeger_thrift_binary), (None, None));
     assert!(addrs.otlp_grpc.is_some() && addrs.otlp_http.is_some());
 }
 

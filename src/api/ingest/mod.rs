@@ -10,6 +10,7 @@ pub(crate) mod body;
 pub(crate) mod grpc_status;
 pub(crate) mod jaeger_grpc;
 pub(crate) mod jaeger_http;
+pub(crate) mod jaeger_udp;
 pub(crate) mod otlp_grpc;
 pub(crate) mod otlp_http;
 pub mod servers;

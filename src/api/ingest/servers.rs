@@ -8,6 +8,8 @@
 //!  OTLP/HTTP    :4318    otlp.protocols.http                   actix  POST /v1/traces
 //!  Jaeger HTTP  :14268   jaeger.protocols.thrift_http          actix  POST /api/traces
 //!  Jaeger gRPC  :14250   jaeger.protocols.grpc                 tonic  CollectorService/PostSpans
+//!  Jaeger agent :6831/udp jaeger.protocols.thrift_compact      emitBatch datagrams (compact)
+//!  Jaeger agent :6832/udp jaeger.protocols.thrift_binary       emitBatch datagrams (binary)
 //!  Zipkin       :9411    zipkin                                actix  POST /api/v2/spans, /api/v1/spans
 //! ```
 //!
@@ -29,6 +31,7 @@ use crate::api::ingest::HttpIngestState;
 use crate::api::ingest::jaeger_grpc::JaegerGrpcReceiver;
 use crate::api::ingest::otlp_grpc::OtlpGrpcReceiver;
 use crate::config::ReceiversConfig;
+use crate::model::convert::jaeger_thrift::ThriftProtocol;
 use crate::proto::jaeger::api_v2::collector_service_server::CollectorServiceServer;
 
 /// actix workers per ingest HTTP server (the distributor does the work).
@@ -60,6 +63,32 @@ pub struct IngestAddrs {
     pub jaeger_grpc: Option<SocketAddr>,
     /// Zipkin.
     pub zipkin: Option<SocketAddr>,
+    /// Jaeger agent datagrams, Thrift compact (UDP).
+    pub jaeger_thrift_compact: Option<SocketAddr>,
+    /// Jaeger agent datagrams, Thrift binary (UDP).
+    pub jaeger_thrift_binary: Option<SocketAddr>,
+}
+
+/// One bound UDP socket and its address.
+struct BoundUdp {
+    socket: std::net::UdpSocket,
+    addr: SocketAddr,
+    what: &'static str,
+}
+
+fn bind_udp(
+    enabled: bool,
+    addr: SocketAddr,
+    what: &'static str,
+) -> Result<Option<BoundUdp>, ListenError> {
+    if !enabled {
+        return Ok(None);
+    }
+    let socket =
+        std::net::UdpSocket::bind(addr).map_err(|source| ListenError { what, addr, source })?;
+    socket.set_nonblocking(true).map_err(|source| ListenError { what, addr, source })?;
+    let addr = socket.local_addr().map_err(|source| ListenError { what, addr, source })?;
+    Ok(Some(BoundUdp { socket, addr, what }))
 }
 
 /// One bound listener and its address.
@@ -76,6 +105,8 @@ pub(crate) struct IngestListeners {
     jaeger_thrift_http: Option<Bound>,
     jaeger_grpc: Option<Bound>,
     zipkin: Option<Bound>,
+    jaeger_thrift_compact: Option<BoundUdp>,
+    jaeger_thrift_binary: Option<BoundUdp>,
 }
 
 /// What the servers hand their requests to.
@@ -91,6 +122,7 @@ pub(crate) struct IngestContext {
 /// The running servers.
 pub(crate) struct IngestServers {
     http: Vec<actix_web::dev::ServerHandle>,
+    /// Shutdown signals of the gRPC servers and UDP receivers.
     grpc: Vec<oneshot::Sender<()>>,
 }
 
@@ -136,6 +168,16 @@ impl IngestListeners {
                 config.zipkin.endpoint,
                 "Zipkin (distributor.receivers.zipkin.endpoint)",
             )?,
+            jaeger_thrift_compact: bind_udp(
+                jaeger.thrift_compact.enabled,
+                jaeger.thrift_compact.endpoint,
+                "Jaeger agent UDP (distributor.receivers.jaeger.protocols.thrift_compact.endpoint)",
+            )?,
+            jaeger_thrift_binary: bind_udp(
+                jaeger.thrift_binary.enabled,
+                jaeger.thrift_binary.endpoint,
+                "Jaeger agent UDP (distributor.receivers.jaeger.protocols.thrift_binary.endpoint)",
+            )?,
         })
     }
 
@@ -148,6 +190,8 @@ impl IngestListeners {
             jaeger_thrift_http: addr(&self.jaeger_thrift_http),
             jaeger_grpc: addr(&self.jaeger_grpc),
             zipkin: addr(&self.zipkin),
+            jaeger_thrift_compact: self.jaeger_thrift_compact.as_ref().map(|bound| bound.addr),
+            jaeger_thrift_binary: self.jaeger_thrift_binary.as_ref().map(|bound| bound.addr),
         }
     }
 
@@ -188,6 +232,14 @@ impl IngestListeners {
             .max_decoding_message_size(max_message)
             .accept_compressed(CompressionEncoding::Gzip);
             servers.grpc(bound, service)?;
+        }
+        for (bound, protocol) in [
+            (self.jaeger_thrift_compact, ThriftProtocol::Compact),
+            (self.jaeger_thrift_binary, ThriftProtocol::Binary),
+        ] {
+            if let Some(bound) = bound {
+                servers.udp(bound, protocol, &context)?;
+            }
         }
         Ok(servers)
     }
@@ -248,6 +300,30 @@ impl IngestServers {
                 warn!(%error, receiver = what, "ingest gRPC server stopped");
             }
         });
+        Ok(())
+    }
+
+    fn udp(
+        &mut self,
+        bound: BoundUdp,
+        protocol: ThriftProtocol,
+        context: &IngestContext,
+    ) -> Result<(), ListenError> {
+        let BoundUdp { socket, addr, what } = bound;
+        let socket = tokio::net::UdpSocket::from_std(socket).map_err(|source| ListenError {
+            what,
+            addr,
+            source,
+        })?;
+        let (shutdown_sender, shutdown) = oneshot::channel::<()>();
+        self.grpc.push(shutdown_sender);
+        tokio::spawn(api::ingest::jaeger_udp::serve(
+            socket,
+            protocol,
+            context.distributor.clone(),
+            context.multitenancy,
+            shutdown,
+        ));
         Ok(())
     }
 
