@@ -37,6 +37,22 @@ pub(crate) enum LiveTarget {
     Remote { partition: PartitionId, nodes: Vec<u64> },
 }
 
+/// What a search or tag query reads live.
+pub(crate) enum Reach {
+    /// Every readable partition, here or through other nodes: a query from the API (which
+    /// also reads blocks).
+    Everything,
+    /// The live data of one replica hosted here: a job another node sent.
+    Partition(LiveStoreHandle),
+}
+
+/// The live sources of a query: live-stores here, and partitions whose live part runs on a
+/// replica elsewhere (`partition`, its nodes, the leader first).
+pub(crate) struct LiveSources {
+    pub local: Vec<LiveStoreHandle>,
+    pub remote: Vec<(PartitionId, Vec<u64>)>,
+}
+
 /// Finds the replicas to read from; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct LiveReplicas {
@@ -71,6 +87,25 @@ impl LiveReplicas {
                 Some(LiveTarget::Remote { partition, nodes })
             })
             .collect()
+    }
+
+    /// Where a query of `reach` reads live data.
+    pub fn sources(&self, reach: Reach) -> LiveSources {
+        let mut sources = LiveSources { local: Vec::new(), remote: Vec::new() };
+        match reach {
+            Reach::Partition(store) => sources.local.push(store),
+            Reach::Everything => {
+                for target in self.targets() {
+                    match target {
+                        LiveTarget::Local(store) => sources.local.push(store),
+                        LiveTarget::Remote { partition, nodes } => {
+                            sources.remote.push((partition, nodes));
+                        }
+                    }
+                }
+            }
+        }
+        sources
     }
 
     /// The live-store of this node's replica of `partition`, if it hosts one.

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 use crate::actors::partition::live_store::{LiveStoreHandle, SnapshotUse};
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::QueryError;
-use crate::actors::query::remote::{LiveReplicas, LiveTarget};
+use crate::actors::query::remote::{LiveReplicas, Reach};
 use crate::actors::query::remote_jobs::{RemoteSearch, SEARCH_METHOD, decode_search_answer};
 use crate::actors::query::search_combiner::SearchCombiner;
 use crate::actors::query::search_hits::{BlockJob, SearchAnswer};
@@ -94,14 +94,6 @@ enum Job {
     Live(Vec<LiveTraceRef>),
     Block(BlockJob),
     Remote { partition: PartitionId, nodes: Vec<u64> },
-}
-
-/// What a search reads.
-enum Reach {
-    /// Every readable partition and, with a window, the blocks: a search from the API.
-    Everything,
-    /// The live data of one replica hosted here: a job another node sent.
-    Partition(LiveStoreHandle),
 }
 
 /// Tells running block scans to stop when the search is over, however it ends.
@@ -186,27 +178,21 @@ impl Searcher {
         if plan.is_noop() {
             return Ok(SearchCombiner::new(request.limit, 0).finish());
         }
-        let (stores, mut jobs, blocks) = match reach {
-            Reach::Everything => {
-                let mut stores = Vec::new();
-                let mut remote = Vec::new();
-                for target in self.live.targets() {
-                    match target {
-                        LiveTarget::Local(store) => stores.push(store),
-                        LiveTarget::Remote { partition, nodes } => {
-                            remote.push(Job::Remote { partition, nodes });
-                        }
-                    }
-                }
-                let blocks = request.window.map_or_else(Vec::new, |window| {
-                    blocks_newest_first(self.blocks.as_ref(), &request.tenants, window)
-                });
-                (stores, remote, blocks)
+        // Blocks only for a search from the API, and only with a window (as Tempo).
+        let blocks = match (&reach, request.window) {
+            (Reach::Everything, Some(window)) => {
+                blocks_newest_first(self.blocks.as_ref(), &request.tenants, window)
             }
-            Reach::Partition(store) => (vec![store], Vec::new(), Vec::new()),
+            _ => Vec::new(),
         };
+        let sources = self.live.sources(reach);
+        let mut jobs: Vec<Job> = sources
+            .remote
+            .into_iter()
+            .map(|(partition, nodes)| Job::Remote { partition, nodes })
+            .collect();
         // Newest first: the traces kept once `limit` is reached are the newest that match.
-        let candidates = self.live_candidates(&stores, request).await?;
+        let candidates = self.live_candidates(&sources.local, request).await?;
         jobs.extend(candidates.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())));
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let block_count = blocks.len();

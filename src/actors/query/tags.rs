@@ -33,10 +33,10 @@ use tokio::sync::mpsc;
 use tracing::error;
 
 use crate::actors::metrics::{NodeMetrics, TenantLabels};
-use crate::actors::partition::live_store::{LiveStoreHandle, SnapshotUse};
+use crate::actors::partition::live_store::SnapshotUse;
 use crate::actors::partition::live_traces::LiveTraceRef;
 use crate::actors::query::QueryError;
-use crate::actors::query::remote::{LiveReplicas, LiveTarget};
+use crate::actors::query::remote::{LiveReplicas, Reach};
 use crate::actors::query::remote_jobs::{RemoteTags, TAGS_METHOD, decode_tag_answer};
 use crate::actors::query::shard::QueryShardPool;
 use crate::actors::query::sources::{blocks_newest_first, live_traces_newest_first};
@@ -71,14 +71,6 @@ enum Job {
     Live(Vec<LiveTraceRef>),
     Block(Arc<BlockMeta>),
     Remote { partition: PartitionId, nodes: Vec<u64> },
-}
-
-/// What a query reads.
-enum Reach {
-    /// Every readable partition and (when allowed) the blocks: a query from the API.
-    Everything,
-    /// The live data of one replica hosted here: a job another node sent.
-    Partition(LiveStoreHandle),
 }
 
 /// Progress nobody listens to.
@@ -292,22 +284,14 @@ impl TagSearcher {
         // A dictionary cannot be filtered (module doc): with a filter, live data only.
         let reads_blocks = job.filter.is_none() && matches!(reach, Reach::Everything);
         let job = Arc::new(job);
-        let mut stores = Vec::new();
-        let mut jobs = Vec::new();
-        match reach {
-            Reach::Everything => {
-                for target in self.live.targets() {
-                    match target {
-                        LiveTarget::Local(store) => stores.push(store),
-                        LiveTarget::Remote { partition, nodes } => {
-                            jobs.push(Job::Remote { partition, nodes });
-                        }
-                    }
-                }
-            }
-            Reach::Partition(store) => stores.push(store),
-        }
-        let live = live_traces_newest_first(&stores, tenants, window, SnapshotUse::Tags).await?;
+        let sources = self.live.sources(reach);
+        let mut jobs: Vec<Job> = sources
+            .remote
+            .into_iter()
+            .map(|(partition, nodes)| Job::Remote { partition, nodes })
+            .collect();
+        let live =
+            live_traces_newest_first(&sources.local, tenants, window, SnapshotUse::Tags).await?;
         jobs.extend(live.chunks(JOB_TRACES).map(|chunk| Job::Live(chunk.to_vec())));
         if let (Some((start, end)), true) = (window, reads_blocks) {
             let blocks = blocks_newest_first(self.blocks.as_ref(), tenants, (start, end));

@@ -123,7 +123,7 @@ pub(crate) struct IngestContext {
 pub(crate) struct IngestServers {
     http: Vec<actix_web::dev::ServerHandle>,
     /// Shutdown signals of the gRPC servers and UDP receivers.
-    grpc: Vec<oneshot::Sender<()>>,
+    shutdowns: Vec<oneshot::Sender<()>>,
 }
 
 fn bind(enabled: bool, addr: SocketAddr, what: &'static str) -> Result<Option<Bound>, ListenError> {
@@ -197,7 +197,7 @@ impl IngestListeners {
 
     /// Starts serving every bound listener.
     pub(crate) fn serve(self, context: IngestContext) -> Result<IngestServers, ListenError> {
-        let mut servers = IngestServers { http: Vec::new(), grpc: Vec::new() };
+        let mut servers = IngestServers { http: Vec::new(), shutdowns: Vec::new() };
         let state = web::Data::new(HttpIngestState {
             distributor: context.distributor.clone(),
             multitenancy: context.multitenancy,
@@ -286,7 +286,7 @@ impl IngestServers {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|source| ListenError { what, addr, source })?;
         let (shutdown_sender, shutdown) = oneshot::channel::<()>();
-        self.grpc.push(shutdown_sender);
+        self.shutdowns.push(shutdown_sender);
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
@@ -316,7 +316,7 @@ impl IngestServers {
             source,
         })?;
         let (shutdown_sender, shutdown) = oneshot::channel::<()>();
-        self.grpc.push(shutdown_sender);
+        self.shutdowns.push(shutdown_sender);
         tokio::spawn(api::ingest::jaeger_udp::serve(
             socket,
             protocol,
@@ -329,7 +329,7 @@ impl IngestServers {
 
     /// Stops accepting; in-flight requests finish.
     pub(crate) async fn stop(self) {
-        for shutdown in self.grpc {
+        for shutdown in self.shutdowns {
             let _ = shutdown.send(());
         }
         for server in &self.http {
